@@ -1,0 +1,153 @@
+/**
+ * Reads, substitutes and validates the configuration at start-up. Every
+ * problem is reported at once, each naming its path and what is allowed,
+ * so a bad file fails fast instead of surfacing after traffic arrives.
+ */
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { ErrorCode, SluiceError } from "../errors.js";
+import { substituteEnv } from "./env-substitution.js";
+import { configSchema, type OtlpReceiverConfig, type RawConfig, receiverSchemas } from "./schema.js";
+
+export interface ReceiverInstance {
+  /** Full name from the config, e.g. "otlp" or "otlp/internal". */
+  name: string;
+  type: "otlp";
+  config: OtlpReceiverConfig;
+}
+
+export interface Config extends RawConfig {
+  /** Absolute data directory. */
+  dataDir: string;
+  /** Receivers used by at least one pipeline, validated by their type's schema. */
+  activeReceivers: ReceiverInstance[];
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides data_dir from the file (the --data-dir flag). */
+  dataDir?: string;
+  /** Base for relative paths; defaults to the working directory. */
+  cwd?: string;
+}
+
+export function loadConfigFile(path: string, options: LoadOptions = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new SluiceError(
+      ErrorCode.INVALID_CONFIG,
+      `cannot read config file ${path}: ${(err as Error).message}`,
+    );
+  }
+  return parseConfigText(text, { ...options, source: path });
+}
+
+export function parseConfigText(text: string, options: LoadOptions & { source?: string } = {}): Config {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new SluiceError(
+      ErrorCode.INVALID_CONFIG,
+      `${options.source ?? "config"}: invalid YAML: ${(err as Error).message}`,
+    );
+  }
+  return buildConfig(doc, options);
+}
+
+export function buildConfig(doc: unknown, options: LoadOptions = {}): Config {
+  const substituted = substituteEnv(doc, options.env ?? process.env);
+  const parsed = configSchema.safeParse(substituted);
+  if (!parsed.success) throw configError(parsed.error.issues);
+  const raw = parsed.data;
+  const problems: string[] = [];
+  const activeReceivers: ReceiverInstance[] = [];
+  const used = new Set<string>();
+
+  for (const [pipelineName, p] of Object.entries(raw.pipelines)) {
+    if (!/^logs(\/[\w.-]+)?$/.test(pipelineName)) {
+      problems.push(`pipelines.${pipelineName}: pipeline names are "logs" or "logs/<name>"`);
+    }
+    p.receivers.forEach((r, i) => {
+      if (!(r in raw.receivers)) {
+        problems.push(
+          `pipelines.${pipelineName}.receivers[${i}]: "${r}" is not defined under receivers (defined: ${list(Object.keys(raw.receivers))})`,
+        );
+      }
+      used.add(r);
+    });
+    p.processors.forEach((r, i) => {
+      if (!(r in raw.processors)) {
+        problems.push(
+          `pipelines.${pipelineName}.processors[${i}]: "${r}" is not defined under processors (defined: ${list(Object.keys(raw.processors))})`,
+        );
+      }
+    });
+    p.exporters.forEach((r, i) => {
+      if (!(r in raw.exporters)) {
+        problems.push(
+          `pipelines.${pipelineName}.exporters[${i}]: "${r}" is not defined under exporters (defined: ${list(Object.keys(raw.exporters))})`,
+        );
+      }
+    });
+  }
+
+  for (const [name, value] of Object.entries(raw.receivers)) {
+    const type = name.split("/")[0] as string;
+    const schema = receiverSchemas[type as keyof typeof receiverSchemas] as z.ZodType | undefined;
+    if (!schema) {
+      problems.push(
+        `receivers.${name}: unknown receiver type "${type}" (allowed: ${list(Object.keys(receiverSchemas))})`,
+      );
+      continue;
+    }
+    const r = schema.safeParse(value ?? {});
+    if (!r.success) {
+      problems.push(...formatIssues(r.error.issues, `receivers.${name}`));
+      continue;
+    }
+    if (used.has(name)) activeReceivers.push({ name, type: "otlp", config: r.data as OtlpReceiverConfig });
+  }
+
+  // Processor and exporter types are registered by their components; none are
+  // built into this release yet, so any entry is a configuration error.
+  for (const name of Object.keys(raw.processors)) {
+    problems.push(`processors.${name}: unknown processor type "${name.split("/")[0]}" (allowed: none yet)`);
+  }
+  for (const name of Object.keys(raw.exporters)) {
+    problems.push(`exporters.${name}: unknown exporter type "${name.split("/")[0]}" (allowed: none yet)`);
+  }
+
+  if (problems.length) {
+    throw new SluiceError(ErrorCode.INVALID_CONFIG, `invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+  const base = options.cwd ?? process.cwd();
+  const dataDirText = options.dataDir ?? raw.data_dir;
+  const dataDir = isAbsolute(dataDirText) ? dataDirText : resolve(base, dataDirText);
+  return { ...raw, dataDir, activeReceivers };
+}
+
+function list(names: string[]): string {
+  return names.length ? names.join(", ") : "none";
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ""): string[] {
+  return issues.map((issue) => {
+    const path = [prefix, ...issue.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p)))]
+      .filter(Boolean)
+      .join(".")
+      .replace(/\.\[/g, "[");
+    return `${path || "(root)"}: ${issue.message}`;
+  });
+}
+
+function configError(issues: readonly z.core.$ZodIssue[]): SluiceError {
+  return new SluiceError(
+    ErrorCode.INVALID_CONFIG,
+    `invalid configuration:\n  - ${formatIssues(issues).join("\n  - ")}`,
+  );
+}

@@ -1,0 +1,178 @@
+/**
+ * The configuration file's schema: the OpenTelemetry Collector's shape
+ * (receivers, processors, exporters, pipelines) plus the log the gateway
+ * writes to, the gateway's limits and the admin endpoint. Everything has a
+ * default that uses only embedded parts, so an empty file is a valid config.
+ */
+import { z } from "zod";
+import { parseDuration, parseSize } from "./units.js";
+
+const duration = (what: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.issues.push({
+        code: "custom",
+        input: v,
+        message: `${what}: expected a duration such as 500ms, 10s, 5m, 24h, 7d or a number of milliseconds`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const size = (what: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const bytes = parseSize(v);
+    if (bytes === undefined) {
+      ctx.issues.push({
+        code: "custom",
+        input: v,
+        message: `${what}: expected a size such as 512KiB, 20MiB, 10GiB or a number of bytes`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const endpoint = z
+  .string()
+  .regex(
+    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*):\d{1,5}$/,
+    "expected host:port, e.g. 0.0.0.0:4318 or [::1]:4318",
+  );
+
+const cors = z
+  .strictObject({
+    allowed_origins: z.array(z.string()).default([]),
+    allowed_headers: z.array(z.string()).default([]),
+    max_age: z.number().int().nonnegative().default(7200),
+  })
+  .prefault({});
+
+const grpcProtocol = z.strictObject({
+  endpoint: endpoint.default("0.0.0.0:4317"),
+  max_recv_msg_size_mib: z.number().positive().default(4),
+});
+
+const httpProtocol = z.strictObject({
+  endpoint: endpoint.default("0.0.0.0:4318"),
+  logs_url_path: z.string().startsWith("/").default("/v1/logs"),
+  max_request_body_size: size("max_request_body_size").default(20 * 1024 * 1024),
+  cors,
+});
+
+const otlpReceiver = z
+  .strictObject({
+    protocols: z
+      .strictObject({
+        grpc: grpcProtocol.nullable().optional(),
+        http: httpProtocol.nullable().optional(),
+      })
+      .prefault({ grpc: {}, http: {} }),
+  })
+  .prefault({});
+
+export type OtlpReceiverConfig = z.output<typeof otlpReceiver>;
+export type OtlpGrpcConfig = z.output<typeof grpcProtocol>;
+export type OtlpHttpConfig = z.output<typeof httpProtocol>;
+
+/** Receiver types by the name their config key starts with ("otlp", "otlp/internal"). */
+export const receiverSchemas = { otlp: otlpReceiver } as const;
+export type ReceiverType = keyof typeof receiverSchemas;
+
+const pipeline = z.strictObject({
+  receivers: z.array(z.string()).min(1, "a pipeline needs at least one receiver"),
+  processors: z.array(z.string()).default([]),
+  exporters: z.array(z.string()).default([]),
+});
+
+const topics = z
+  .strictObject({
+    logs: z.string().min(1).default("sluice.logs"),
+    events: z.string().min(1).default("sluice.events"),
+    dead_letter: z.string().min(1).default("sluice.dead-letter"),
+  })
+  .prefault({});
+
+const keyRule = z
+  .strictObject({
+    from: z.enum(["resource", "record"]).default("resource"),
+    attribute: z.string().min(1).default("service.name"),
+  })
+  .prefault({});
+
+const embeddedLog = z
+  .strictObject({
+    path: z.string().optional(),
+    partitions: z.number().int().min(1).max(1024).default(8),
+    retention: z
+      .strictObject({
+        max_age: duration("max_age").nullable().prefault("168h"),
+        max_bytes: size("max_bytes").nullable().prefault("10GiB"),
+        check_interval: duration("check_interval").prefault("1m"),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const kafkaLog = z
+  .strictObject({
+    brokers: z.array(z.string().min(1)).min(1).default(["localhost:9092"]),
+    client_id: z.string().default("sluice"),
+    create_topics: z.boolean().default(true),
+    partitions: z.number().int().min(1).default(8),
+    replication_factor: z.number().int().min(-1).default(-1),
+    compression: z.enum(["none", "gzip"]).default("none"),
+    connection_timeout: duration("connection_timeout").prefault("3s"),
+    request_timeout: duration("request_timeout").prefault("30s"),
+    max_batch_bytes: size("max_batch_bytes").prefault("16MiB"),
+  })
+  .prefault({});
+
+const log = z
+  .strictObject({
+    backend: z.enum(["embedded", "kafka"]).default("embedded"),
+    topics,
+    key: keyRule,
+    embedded: embeddedLog,
+    kafka: kafkaLog,
+  })
+  .prefault({});
+
+const gateway = z
+  .strictObject({
+    max_inflight_bytes: size("max_inflight_bytes").prefault("256MiB"),
+    append_timeout: duration("append_timeout").prefault("10s"),
+    retry_after: duration("retry_after").prefault("1s"),
+    tenant: z.string().default(""),
+  })
+  .prefault({});
+
+const admin = z
+  .strictObject({
+    endpoint: endpoint.default("0.0.0.0:8888"),
+  })
+  .prefault({});
+
+const telemetry = z
+  .strictObject({
+    log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  data_dir: z.string().default("./data"),
+  receivers: z.record(z.string(), z.unknown()).default({ otlp: {} }),
+  processors: z.record(z.string(), z.unknown()).default({}),
+  exporters: z.record(z.string(), z.unknown()).default({}),
+  pipelines: z.record(z.string(), pipeline).prefault({ logs: { receivers: ["otlp"] } }),
+  log,
+  gateway,
+  admin,
+  telemetry,
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type LogConfig = RawConfig["log"];
+export type GatewayConfig = RawConfig["gateway"];

@@ -1,0 +1,54 @@
+/**
+ * Admin endpoint: /healthz (the process is alive), /readyz (receivers are
+ * listening and the log takes appends; load balancers stop sending traffic
+ * otherwise) and Prometheus /metrics.
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Logger } from "../../core/logging/logger.js";
+import type { Metrics } from "../../core/metrics.js";
+import { parseEndpoint } from "../listen.js";
+
+export interface ReadinessCheck {
+  name: string;
+  ready: () => boolean;
+}
+
+export class AdminServer {
+  private readonly app: FastifyInstance;
+  private address = "";
+
+  constructor(
+    private readonly endpoint: string,
+    metrics: Metrics,
+    private readonly checks: ReadinessCheck[],
+    private readonly logger: Logger,
+  ) {
+    this.app = Fastify({ logger: false });
+    this.app.get("/healthz", async () => ({ status: "ok" }));
+    this.app.get("/readyz", async (_req, reply) => {
+      const failing = this.checks.filter((c) => !c.ready()).map((c) => c.name);
+      reply.code(failing.length ? 503 : 200);
+      return failing.length ? { status: "not ready", failing } : { status: "ready" };
+    });
+    this.app.get("/metrics", async (_req, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  }
+
+  get boundAddress(): string {
+    return this.address;
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = parseEndpoint(this.endpoint);
+    await this.app.listen({ host, port });
+    const addr = this.app.server.address();
+    this.address = typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : "";
+    this.logger.info({ endpoint: this.address }, "admin endpoint listening");
+  }
+
+  async shutdown(): Promise<void> {
+    await this.app.close();
+  }
+}

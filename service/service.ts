@@ -1,0 +1,114 @@
+/**
+ * Assembles a running sluice process from a validated config: the log
+ * backend, the gateway role (receivers + ingest) and the admin endpoint.
+ * `sluice start` runs every role; `sluice gateway` only the receivers.
+ */
+import type { Config } from "../core/config/load-config.js";
+import type { Logger } from "../core/logging/logger.js";
+import { Metrics } from "../core/metrics.js";
+import { AdminServer } from "../gateway/admin/admin-server.js";
+import { InflightLimiter } from "../gateway/ingest/inflight-limiter.js";
+import { IngestService } from "../gateway/ingest/ingest-service.js";
+import { OtlpGrpcReceiver } from "../gateway/otlp-grpc/otlp-grpc-receiver.js";
+import { OtlpHttpReceiver } from "../gateway/otlp-http/otlp-http-receiver.js";
+import { createLog } from "../log/create-log.js";
+import type { LogWriter } from "../log/log.js";
+
+export type Role = "gateway";
+
+export interface RunningService {
+  log: LogWriter;
+  metrics: Metrics;
+  /** Bound addresses by receiver and protocol, e.g. { "otlp/grpc": "0.0.0.0:4317" }. */
+  endpoints: Record<string, string>;
+  adminAddress: string;
+  shutdown(): Promise<void>;
+}
+
+interface Component {
+  shutdown(): Promise<void>;
+}
+
+export async function startService(config: Config, roles: Role[], logger: Logger): Promise<RunningService> {
+  const metrics = new Metrics();
+  const backend = config.log.backend;
+  const log = createLog(config, logger, (healthy) => metrics.logHealthy.set({ backend }, healthy ? 1 : 0));
+  const components: Component[] = [];
+  const endpoints: Record<string, string> = {};
+  let receiversUp = false;
+  let ingest: IngestService | undefined;
+
+  const stopAll = async () => {
+    ingest?.close();
+    // Receivers first, so nothing new arrives while the log drains.
+    for (const c of components.reverse()) {
+      await c.shutdown().catch((err) => logger.error({ err }, "shutdown failed"));
+    }
+    await log.shutdown();
+  };
+
+  try {
+    await log.start();
+    metrics.logHealthy.set({ backend }, log.isHealthy() ? 1 : 0);
+
+    const admin = new AdminServer(
+      config.admin.endpoint,
+      metrics,
+      [
+        { name: "log", ready: () => log.isHealthy() },
+        { name: "receivers", ready: () => receiversUp || !roles.includes("gateway") },
+      ],
+      logger.child({ component: "admin" }),
+    );
+    await admin.start();
+    components.push(admin);
+
+    if (roles.includes("gateway")) {
+      const limiter = new InflightLimiter(config.gateway.max_inflight_bytes, (used) =>
+        metrics.inflightBytes.set(used),
+      );
+      ingest = new IngestService(log, limiter, metrics, {
+        topics: {
+          logs: config.log.topics.logs,
+          events: config.log.topics.events,
+          deadLetter: config.log.topics.dead_letter,
+        },
+        key: { from: config.log.key.from, attribute: Buffer.from(config.log.key.attribute, "utf8") },
+        appendTimeoutMs: config.gateway.append_timeout,
+        retryAfterMs: config.gateway.retry_after,
+        backend,
+      });
+      for (const receiver of config.activeReceivers) {
+        const { grpc, http } = receiver.config.protocols;
+        const common = { name: receiver.name, ingest, tenant: config.gateway.tenant };
+        if (grpc) {
+          const r = new OtlpGrpcReceiver({
+            ...common,
+            config: grpc,
+            logger: logger.child({ receiver: receiver.name }),
+          });
+          await r.start();
+          components.push(r);
+          endpoints[`${receiver.name}/grpc`] = r.boundAddress;
+        }
+        if (http) {
+          const r = new OtlpHttpReceiver({
+            ...common,
+            config: http,
+            metrics,
+            logger: logger.child({ receiver: receiver.name }),
+          });
+          await r.start();
+          components.push(r);
+          endpoints[`${receiver.name}/http`] = r.boundAddress;
+        }
+      }
+      receiversUp = true;
+    }
+
+    return { log, metrics, endpoints, adminAddress: admin.boundAddress, shutdown: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
