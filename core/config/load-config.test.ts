@@ -1,0 +1,130 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { buildConfig, loadConfigFile, parseConfigText } from "./load-config.js";
+import { parseDuration, parseSize } from "./units.js";
+
+describe("config defaults", () => {
+  it("an empty config runs on embedded parts only", () => {
+    const c = buildConfig({}, { cwd: "/srv" });
+    expect(c.log.backend).toBe("embedded");
+    expect(c.dataDir).toBe("/srv/data");
+    expect(c.activeReceivers.map((r) => r.name)).toEqual(["otlp"]);
+    const otlp = c.activeReceivers[0]?.config.protocols;
+    expect(otlp?.grpc?.endpoint).toBe("0.0.0.0:4317");
+    expect(otlp?.http?.endpoint).toBe("0.0.0.0:4318");
+    expect(otlp?.http?.logs_url_path).toBe("/v1/logs");
+    expect(c.admin.endpoint).toBe("0.0.0.0:8888");
+    expect(c.log.key).toEqual({ from: "resource", attribute: "service.name" });
+    expect(c.log.embedded.retention.max_age).toBe(168 * 3_600_000);
+    expect(c.gateway.max_inflight_bytes).toBe(256 * 1024 * 1024);
+  });
+
+  it("--data-dir overrides data_dir", () => {
+    expect(buildConfig({ data_dir: "x" }, { dataDir: "/d" }).dataDir).toBe("/d");
+  });
+});
+
+describe("config file", () => {
+  it("reads a Collector-shaped YAML file with env substitution", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-cfg-"));
+    const path = join(dir, "c.yaml");
+    writeFileSync(
+      path,
+      [
+        "receivers:",
+        "  otlp:",
+        "    protocols:",
+        "      grpc:",
+        "        endpoint: 127.0.0.1:${env:GRPC_PORT}",
+        "      http:",
+        "        endpoint: ${env:HTTP_ENDPOINT:-127.0.0.1:4318}",
+        "        max_request_body_size: 1MiB",
+        "        cors: { allowed_origins: ['https://*.example.com'] }",
+        "  otlp/second:",
+        "    protocols: { http: { endpoint: '127.0.0.1:0' } }",
+        "pipelines:",
+        "  logs: { receivers: [otlp, otlp/second] }",
+        "log:",
+        "  backend: kafka",
+        "  kafka: { brokers: ['${env:BROKER}'], request_timeout: 5s }",
+        "  key: { from: record, attribute: tenant.id }",
+      ].join("\n"),
+    );
+    const c = loadConfigFile(path, { env: { GRPC_PORT: "5317", BROKER: "127.0.0.1:9092" } });
+    expect(c.activeReceivers.map((r) => r.name)).toEqual(["otlp", "otlp/second"]);
+    const p = c.activeReceivers[0]?.config.protocols;
+    expect(p?.grpc?.endpoint).toBe("127.0.0.1:5317");
+    expect(p?.http?.endpoint).toBe("127.0.0.1:4318");
+    expect(p?.http?.max_request_body_size).toBe(1024 * 1024);
+    expect(p?.http?.cors.allowed_origins).toEqual(["https://*.example.com"]);
+    expect(c.activeReceivers[1]?.config.protocols.grpc).toBeUndefined();
+    expect(c.log.kafka.brokers).toEqual(["127.0.0.1:9092"]);
+    expect(c.log.kafka.request_timeout).toBe(5000);
+    expect(c.log.key).toEqual({ from: "record", attribute: "tenant.id" });
+  });
+});
+
+describe("config errors name the path and the allowed values", () => {
+  const fails = (yaml: string, env: NodeJS.ProcessEnv = {}) => {
+    try {
+      parseConfigText(yaml, { env });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error("expected the config to be refused");
+  };
+
+  it("bad enum value", () => {
+    expect(fails("log: { backend: postgres }")).toMatch(/log\.backend: .*"embedded".*"kafka"/);
+  });
+  it("unknown key (typo)", () => {
+    expect(fails("log: { backnd: kafka }")).toMatch(/log: Unrecognized key.*backnd/);
+  });
+  it("bad duration and size", () => {
+    const m = fails("gateway: { append_timeout: soon, max_inflight_bytes: lots }");
+    expect(m).toMatch(/gateway\.append_timeout: append_timeout: expected a duration/);
+    expect(m).toMatch(/gateway\.max_inflight_bytes: max_inflight_bytes: expected a size/);
+  });
+  it("pipeline naming an undefined receiver", () => {
+    expect(fails("pipelines: { logs: { receivers: [otlp/nope] } }")).toMatch(
+      /pipelines\.logs\.receivers\[0\]: "otlp\/nope" is not defined under receivers \(defined: otlp\)/,
+    );
+  });
+  it("unknown receiver type", () => {
+    expect(fails("receivers: { syslog: {} }\npipelines: { logs: { receivers: [syslog] } }")).toMatch(
+      /receivers\.syslog: unknown receiver type "syslog" \(allowed: otlp\)/,
+    );
+  });
+  it("bad endpoint inside a receiver", () => {
+    expect(fails("receivers: { otlp: { protocols: { grpc: { endpoint: nope } } } }")).toMatch(
+      /receivers\.otlp\.protocols\.grpc\.endpoint: expected host:port/,
+    );
+  });
+  it("unset environment variable without default", () => {
+    expect(fails("data_dir: ${env:NOPE}")).toMatch(/data_dir: environment variable NOPE is not set/);
+  });
+  it("invalid YAML", () => {
+    expect(fails("receivers: [")).toMatch(/invalid YAML/);
+  });
+});
+
+describe("units", () => {
+  it("parses durations", () => {
+    expect(parseDuration("500ms")).toBe(500);
+    expect(parseDuration("1h30m")).toBe(5_400_000);
+    expect(parseDuration("7d")).toBe(604_800_000);
+    expect(parseDuration(250)).toBe(250);
+    expect(parseDuration("10 parsecs")).toBeUndefined();
+  });
+  it("parses sizes", () => {
+    expect(parseSize("20MiB")).toBe(20 * 1024 * 1024);
+    expect(parseSize("1GB")).toBe(1e9);
+    expect(parseSize(42)).toBe(42);
+    expect(parseSize("-1")).toBeUndefined();
+  });
+  it("escapes $${ as a literal", () => {
+    expect(buildConfig({ data_dir: "$${env:X}" }).data_dir).toBe("${env:X}");
+  });
+});
