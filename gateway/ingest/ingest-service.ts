@@ -88,6 +88,7 @@ export class IngestService {
       throw this.overloaded();
     }
     let released = false;
+    let handedToLog = false;
     const release = () => {
       if (!released) {
         released = true;
@@ -122,7 +123,8 @@ export class IngestService {
 
       // The bytes stay counted until the log settles, even after a timeout
       // answered the client: that is what keeps memory bounded when the log stalls.
-      const settled = Promise.allSettled(appends).then(release);
+      handedToLog = true;
+      void Promise.allSettled(appends).then(release);
       const started = process.hrtime.bigint();
       try {
         await this.withTimeout(Promise.all(appends));
@@ -136,8 +138,6 @@ export class IngestService {
               retryAfterMs: this.options.retryAfterMs,
               cause: err,
             });
-      } finally {
-        void settled;
       }
       this.metrics.appendLatency.observe(
         { backend: this.options.backend },
@@ -160,7 +160,7 @@ export class IngestService {
         errorMessage: rejectionMessage(split.rejected),
       };
     } catch (err) {
-      release();
+      if (!handedToLog) release();
       throw err;
     }
   }
