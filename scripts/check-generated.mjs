@@ -17,8 +17,12 @@ try {
       const p = join(dir, name);
       return statSync(p).isDirectory() ? files(p) : [p];
     });
-  const want = files(scratch).map((p) => relative(scratch, p)).sort();
-  const have = files(join(root, "proto/gen")).map((p) => relative(join(root, "proto/gen"), p)).sort();
+  const want = files(scratch)
+    .map((p) => relative(scratch, p))
+    .sort();
+  const have = files(join(root, "proto/gen"))
+    .map((p) => relative(join(root, "proto/gen"), p))
+    .sort();
   const stale = [];
   if (want.join("\n") !== have.join("\n")) stale.push("file list differs");
   for (const f of want) {
