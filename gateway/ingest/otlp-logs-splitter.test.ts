@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import {
   type ExportLogsServiceRequest,
@@ -21,9 +21,7 @@ const str = (key: string, value: string) => ({
   value: { value: { case: "stringValue" as const, value } },
 });
 
-function request(
-  resourceLogs: Parameters<typeof create<typeof ResourceLogsSchema>>[1][],
-): ExportLogsServiceRequest {
+function request(resourceLogs: MessageInitShape<typeof ResourceLogsSchema>[]): ExportLogsServiceRequest {
   return create(ExportLogsServiceRequestSchema, { resourceLogs });
 }
 
