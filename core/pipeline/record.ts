@@ -9,7 +9,15 @@
  * for every record of that resource (enrich does; nothing else touches them).
  */
 
-export type Value = string | boolean | number | bigint | Uint8Array | null | Value[] | { [key: string]: Value };
+export type Value =
+  | string
+  | boolean
+  | number
+  | bigint
+  | Uint8Array
+  | null
+  | Value[]
+  | { [key: string]: Value };
 
 export type Attributes = Record<string, Value>;
 
