@@ -6,7 +6,9 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{core,gateway,log,processors,exporters,conformance,service,cli,scripts}/**/*.test.ts"],
+          include: [
+            "{core,gateway,log,consumer,processors,exporters,conformance,service,cli,scripts}/**/*.test.ts",
+          ],
           exclude: ["**/node_modules/**", "dist/**", "scripts/services/**"],
           testTimeout: 60_000,
         },

@@ -63,6 +63,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly exporterRecords = new Counter({
+    name: "sluice_exporter_records_total",
+    help: "Records handed to an exporter, by outcome: written durably, or dead-lettered after a permanent refusal.",
+    labelNames: ["exporter", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly exporterRetries = new Counter({
+    name: "sluice_exporter_retries_total",
+    help: "Retryable failures of an exporter (or of dead-lettering), each followed by a backoff and a retry.",
+    labelNames: ["exporter"] as const,
+    registers: [this.registry],
+  });
+
+  readonly consumerLag = new Gauge({
+    name: "sluice_consumer_lag",
+    help: "Messages in the log not yet processed by a consumer group (end offset minus committed offset).",
+    labelNames: ["group", "topic", "partition"] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: "sluice_" });
   }

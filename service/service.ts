@@ -3,6 +3,10 @@
  * backend, the gateway role (receivers + ingest) and the admin endpoint.
  * `sluice start` runs every role; `sluice gateway` only the receivers.
  */
+
+import { buildRunners } from "../consumer/build-runners.js";
+import type { PartitionLag } from "../consumer/log-source.js";
+import type { SinkRunner } from "../consumer/sink-runner.js";
 import type { Config } from "../core/config/load-config.js";
 import type { Logger } from "../core/logging/logger.js";
 import { Metrics } from "../core/metrics.js";
@@ -14,7 +18,15 @@ import { OtlpHttpReceiver } from "../gateway/otlp-http/otlp-http-receiver.js";
 import { createLog } from "../log/create-log.js";
 import type { LogWriter } from "../log/log.js";
 
-export type Role = "gateway";
+/** gateway: the receivers; processor: the consumers that run processors and exporters. */
+export type Role = "gateway" | "processor";
+
+const LAG_INTERVAL_MS = 5000;
+
+/** An exporter that can answer SQL (the embedded warehouse), served at /api/sql. */
+interface Queryable {
+  query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
+}
 
 export interface RunningService {
   log: LogWriter;
@@ -22,6 +34,9 @@ export interface RunningService {
   /** Bound addresses by receiver and protocol, e.g. { "otlp/grpc": "0.0.0.0:4317" }. */
   endpoints: Record<string, string>;
   adminAddress: string;
+  runners: SinkRunner[];
+  /** Current lag of every consumer group this process runs. */
+  lag(): Promise<PartitionLag[]>;
   shutdown(): Promise<void>;
 }
 
@@ -37,10 +52,15 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   const endpoints: Record<string, string> = {};
   let receiversUp = false;
   let ingest: IngestService | undefined;
+  let runners: SinkRunner[] = [];
+  let lagTimer: NodeJS.Timeout | undefined;
+
+  const lag = async () => (await Promise.all(runners.map((r) => r.source.lag()))).flat();
 
   const stopAll = async () => {
     ingest?.close();
-    // Receivers first, so nothing new arrives while the log drains.
+    clearInterval(lagTimer);
+    // Last started stops first: receivers before consumers before the admin endpoint.
     for (const c of components.reverse()) {
       await c.shutdown().catch((err) => logger.error({ err }, "shutdown failed"));
     }
@@ -60,8 +80,51 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       ],
       logger.child({ component: "admin" }),
     );
+    admin.route("GET", "/api/lag", async () => ({
+      lag: (await lag()).map((l) => ({
+        ...l,
+        committed: String(l.committed),
+        end: String(l.end),
+        lag: String(l.lag),
+      })),
+    }));
+    admin.route("POST", "/api/sql", async (body) => {
+      const sql = (body as { sql?: unknown } | undefined)?.sql;
+      const target = runners
+        .map((r) => r.exporter as unknown as Partial<Queryable>)
+        .find((e) => typeof e.query === "function") as Queryable | undefined;
+      if (typeof sql !== "string") return { status: 400, body: { error: 'body must be {"sql": "..."}' } };
+      if (!target)
+        return { status: 404, body: { error: "no warehouse that answers SQL runs in this process" } };
+      try {
+        const r = await target.query(sql);
+        return { columns: r.columns, rows: r.rows };
+      } catch (err) {
+        return { status: 400, body: { error: (err as Error).message } };
+      }
+    });
     await admin.start();
     components.push(admin);
+
+    if (roles.includes("processor")) {
+      const deps = { logger, metrics, dataDir: config.dataDir };
+      runners = buildRunners(config, log, deps);
+      for (const r of runners) {
+        await r.start();
+        components.push(r);
+      }
+      const updateLag = async () => {
+        for (const l of await lag().catch(() => [])) {
+          metrics.consumerLag.set(
+            { group: l.group, topic: l.topic, partition: String(l.partition) },
+            Number(l.lag),
+          );
+        }
+      };
+      await updateLag();
+      lagTimer = setInterval(() => void updateLag(), LAG_INTERVAL_MS);
+      lagTimer.unref();
+    }
 
     if (roles.includes("gateway")) {
       const limiter = new InflightLimiter(config.gateway.max_inflight_bytes, (used) =>
@@ -106,7 +169,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       receiversUp = true;
     }
 
-    return { log, metrics, endpoints, adminAddress: admin.boundAddress, shutdown: stopAll };
+    return { log, metrics, endpoints, adminAddress: admin.boundAddress, runners, lag, shutdown: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

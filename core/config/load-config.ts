@@ -6,10 +6,12 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { z } from "zod";
+import { z } from "zod";
 import { ErrorCode, SluiceError } from "../errors.js";
+import type { ExporterFactory, ProcessorFactory } from "../pipeline/component.js";
 import { substituteEnv } from "./env-substitution.js";
 import { configSchema, type OtlpReceiverConfig, type RawConfig, receiverSchemas } from "./schema.js";
+import { parseDuration } from "./units.js";
 
 export interface ReceiverInstance {
   /** Full name from the config, e.g. "otlp" or "otlp/internal". */
@@ -18,14 +20,58 @@ export interface ReceiverInstance {
   config: OtlpReceiverConfig;
 }
 
+/** Processor and exporter types this build knows, by type name. */
+export interface ComponentRegistry {
+  processors: readonly ProcessorFactory[];
+  exporters: readonly ExporterFactory[];
+}
+
+export const EMPTY_REGISTRY: ComponentRegistry = { processors: [], exporters: [] };
+
+export interface ProcessorInstance {
+  name: string;
+  factory: ProcessorFactory;
+  config: unknown;
+}
+
+export interface ExporterInstance {
+  name: string;
+  factory: ExporterFactory;
+  config: unknown;
+  /** How the consumer batches records for this exporter. */
+  batch: { maxRecords: number; lingerMs: number };
+  /** Capped exponential backoff for retryable failures; retries never give up (lag grows instead). */
+  retry: { initialIntervalMs: number; maxIntervalMs: number };
+}
+
 export interface Config extends RawConfig {
   /** Absolute data directory. */
   dataDir: string;
   /** Receivers used by at least one pipeline, validated by their type's schema. */
   activeReceivers: ReceiverInstance[];
+  processorInstances: Map<string, ProcessorInstance>;
+  exporterInstances: Map<string, ExporterInstance>;
 }
 
+/** Settings every exporter accepts, handled by the consumer rather than the exporter itself. */
+const exporterCommon = z.strictObject({
+  batch: z
+    .strictObject({
+      max_records: z.number().int().min(1).default(5000),
+      linger: z.union([z.string(), z.number()]).default("200ms"),
+    })
+    .prefault({}),
+  retry_on_failure: z
+    .strictObject({
+      initial_interval: z.union([z.string(), z.number()]).default("100ms"),
+      max_interval: z.union([z.string(), z.number()]).default("30s"),
+    })
+    .prefault({}),
+});
+
 export interface LoadOptions {
+  /** Processor and exporter types to validate against; none when omitted. */
+  registry?: ComponentRegistry;
   env?: NodeJS.ProcessEnv;
   /** Overrides data_dir from the file (the --data-dir flag). */
   dataDir?: string;
@@ -113,13 +159,54 @@ export function buildConfig(doc: unknown, options: LoadOptions = {}): Config {
     if (used.has(name)) activeReceivers.push({ name, type: "otlp", config: r.data as OtlpReceiverConfig });
   }
 
-  // Processor and exporter types are registered by their components; none are
-  // built into this release yet, so any entry is a configuration error.
-  for (const name of Object.keys(raw.processors)) {
-    problems.push(`processors.${name}: unknown processor type "${name.split("/")[0]}" (allowed: none yet)`);
+  const registry = options.registry ?? EMPTY_REGISTRY;
+  const processorInstances = new Map<string, ProcessorInstance>();
+  for (const [name, value] of Object.entries(raw.processors)) {
+    const type = name.split("/")[0] as string;
+    const factory = registry.processors.find((f) => f.type === type);
+    if (!factory) {
+      problems.push(
+        `processors.${name}: unknown processor type "${type}" (allowed: ${list(registry.processors.map((f) => f.type))})`,
+      );
+      continue;
+    }
+    const r = factory.configSchema.safeParse(value ?? {});
+    if (!r.success) problems.push(...formatIssues(r.error.issues, `processors.${name}`));
+    else processorInstances.set(name, { name, factory, config: r.data });
   }
-  for (const name of Object.keys(raw.exporters)) {
-    problems.push(`exporters.${name}: unknown exporter type "${name.split("/")[0]}" (allowed: none yet)`);
+  const exporterInstances = new Map<string, ExporterInstance>();
+  for (const [name, value] of Object.entries(raw.exporters)) {
+    const type = name.split("/")[0] as string;
+    const factory = registry.exporters.find((f) => f.type === type);
+    if (!factory) {
+      problems.push(
+        `exporters.${name}: unknown exporter type "${type}" (allowed: ${list(registry.exporters.map((f) => f.type))})`,
+      );
+      continue;
+    }
+    const { batch, retry_on_failure, ...own } = (value ?? {}) as Record<string, unknown>;
+    const common = exporterCommon.safeParse({ batch, retry_on_failure });
+    const r = factory.configSchema.safeParse(own);
+    if (!common.success) problems.push(...formatIssues(common.error.issues, `exporters.${name}`));
+    if (!r.success) problems.push(...formatIssues(r.error.issues, `exporters.${name}`));
+    if (!common.success || !r.success) continue;
+    const ms = (v: string | number, path: string) => {
+      const d = parseDuration(v);
+      if (d === undefined)
+        problems.push(`exporters.${name}.${path}: expected a duration such as 100ms, 5s or 1m`);
+      return d ?? 0;
+    };
+    const c = common.data;
+    exporterInstances.set(name, {
+      name,
+      factory,
+      config: r.data,
+      batch: { maxRecords: c.batch.max_records, lingerMs: ms(c.batch.linger, "batch.linger") },
+      retry: {
+        initialIntervalMs: ms(c.retry_on_failure.initial_interval, "retry_on_failure.initial_interval"),
+        maxIntervalMs: ms(c.retry_on_failure.max_interval, "retry_on_failure.max_interval"),
+      },
+    });
   }
 
   if (problems.length) {
@@ -128,7 +215,7 @@ export function buildConfig(doc: unknown, options: LoadOptions = {}): Config {
   const base = options.cwd ?? process.cwd();
   const dataDirText = options.dataDir ?? raw.data_dir;
   const dataDir = isAbsolute(dataDirText) ? dataDirText : resolve(base, dataDirText);
-  return { ...raw, dataDir, activeReceivers };
+  return { ...raw, dataDir, activeReceivers, processorInstances, exporterInstances };
 }
 
 function list(names: string[]): string {

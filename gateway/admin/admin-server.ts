@@ -36,6 +36,25 @@ export class AdminServer {
     });
   }
 
+  /**
+   * Adds an API route. The handler returns a JSON body, or { status, body }
+   * to answer with another status.
+   */
+  route(method: "GET" | "POST", url: string, handler: (body: unknown) => Promise<unknown>): void {
+    this.app.route({
+      method,
+      url,
+      handler: async (req, reply) => {
+        const out = (await handler(req.body)) as { status?: number; body?: unknown };
+        if (out && typeof out === "object" && typeof out.status === "number") {
+          reply.code(out.status);
+          return out.body;
+        }
+        return out;
+      },
+    });
+  }
+
   get boundAddress(): string {
     return this.address;
   }

@@ -1,0 +1,141 @@
+/**
+ * Kafka consumer groups (kafkajs) with manual commits: a batch's offsets
+ * are committed only after the handler resolved, i.e. after every sink
+ * wrote it. After a crash or a rebalance the group resumes from the last
+ * commit, so a batch is replayed, never skipped.
+ */
+import { type Consumer, Kafka, logLevel } from "kafkajs";
+import type { Logger } from "../core/logging/logger.js";
+import { type BatchHandler, HandlerAborted, type LogSource, type PartitionLag } from "./log-source.js";
+
+export interface KafkaSourceOptions {
+  brokers: string[];
+  clientId: string;
+  group: string;
+  topics: string[];
+  maxBatchMessages: number;
+  /** The broker waits up to this long for a fuller fetch. */
+  lingerMs: number;
+  sessionTimeoutMs?: number;
+  logger: Logger;
+}
+
+export class KafkaLogSource implements LogSource {
+  private readonly kafka: Kafka;
+  private consumer: Consumer | undefined;
+  private running = false;
+
+  constructor(private readonly options: KafkaSourceOptions) {
+    const log = options.logger;
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: logLevel.ERROR,
+      logCreator:
+        () =>
+        ({ log: entry }) => {
+          const { message, ...rest } = entry;
+          log.warn({ kafka: rest }, `kafka consumer: ${message}`);
+        },
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
+    });
+  }
+
+  get group(): string {
+    return this.options.group;
+  }
+
+  async start(handler: BatchHandler): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.options.group,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      maxWaitTimeInMs: Math.max(10, this.options.lingerMs),
+      allowAutoTopicCreation: false,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+    this.consumer = consumer;
+    this.running = true;
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        const { topic, partition } = batch;
+        const control = { isActive: () => this.running && isRunning() && !isStale(), heartbeat };
+        const all = batch.messages;
+        for (let i = 0; i < all.length && control.isActive(); i += this.options.maxBatchMessages) {
+          const chunk = all.slice(i, i + this.options.maxBatchMessages);
+          try {
+            await handler(
+              {
+                topic,
+                partition,
+                messages: chunk.map((m) => ({
+                  topic,
+                  partition,
+                  offset: BigInt(m.offset),
+                  key: m.key ?? Buffer.alloc(0),
+                  value: m.value ?? Buffer.alloc(0),
+                })),
+              },
+              control,
+            );
+          } catch (err) {
+            if (err instanceof HandlerAborted) return;
+            throw err;
+          }
+          const last = chunk[chunk.length - 1];
+          if (!last) continue;
+          resolveOffset(last.offset);
+          await consumer.commitOffsets([{ topic, partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+          await heartbeat();
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.consumer?.disconnect().catch(() => {});
+    this.consumer = undefined;
+  }
+
+  async lag(): Promise<PartitionLag[]> {
+    return kafkaGroupLag(this.kafka, this.group, this.options.topics);
+  }
+}
+
+/** Lag of a consumer group over topics, from the broker's committed offsets and high watermarks. */
+export async function kafkaGroupLag(kafka: Kafka, group: string, topics: string[]): Promise<PartitionLag[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const present = topics.filter((t) => existing.has(t));
+    const out: PartitionLag[] = [];
+    const committed = present.length ? await admin.fetchOffsets({ groupId: group, topics: present }) : [];
+    for (const t of present) {
+      const ends = await admin.fetchTopicOffsets(t);
+      const groupOffsets = committed.find((c) => c.topic === t)?.partitions ?? [];
+      for (const e of ends) {
+        const c = groupOffsets.find((p) => p.partition === e.partition);
+        const low = BigInt(e.low);
+        const end = BigInt(e.high);
+        const pos = c && BigInt(c.offset) >= 0n ? BigInt(c.offset) : low;
+        out.push({
+          group,
+          topic: t,
+          partition: e.partition,
+          committed: pos,
+          end,
+          lag: end > pos ? end - pos : 0n,
+        });
+      }
+    }
+    return out;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
