@@ -17,7 +17,7 @@ function envelope(
         resource: {
           attributes: resourceAttrs.map(([key, v]) => ({
             key,
-            value: { value: { case: "stringValue", value: v } },
+            value: { value: { case: "stringValue" as const, value: v } },
           })),
         },
         scopeLogs: [{ scope: { name: "scope", version: "1" }, logRecords: records as never }],
@@ -26,7 +26,7 @@ function envelope(
   );
 }
 
-const str = (key: string, v: string) => ({ key, value: { value: { case: "stringValue", value: v } } });
+const str = (key: string, v: string) => ({ key, value: { value: { case: "stringValue" as const, value: v } } });
 
 describe("event ids", () => {
   it("are 32 hex chars and stable across decodes (client retries, replays)", () => {
