@@ -2,13 +2,21 @@
  * The sluice command line. Every role runs from the same binary:
  *   start            every role in one process (embedded defaults without --config)
  *   gateway          the receivers only
+ *   process          the consumers only (processors and exporters)
  *   validate-config  checks a config file and prints what it resolves to
+ *   lag              consumer lag per group and partition
+ *   search, sql      look at the embedded search store and warehouse
  */
 import { Command, Option } from "commander";
 import { buildConfig, type Config, loadConfigFile } from "../core/config/load-config.js";
+import { parseDuration } from "../core/config/units.js";
 import { isSluiceError } from "../core/errors.js";
 import { createLogger } from "../core/logging/logger.js";
+import { registry } from "../service/components.js";
+import { DEFAULT_CONFIG_DOC } from "../service/default-config.js";
 import { type Role, startService } from "../service/service.js";
+import { collectLag, formatLag } from "./commands/lag.js";
+import { formatTable, runSql, searchDbPath, searchRecords } from "./commands/query.js";
 
 interface CommonOptions {
   config?: string;
@@ -17,8 +25,8 @@ interface CommonOptions {
 
 function readConfig(opts: CommonOptions): Config {
   return opts.config
-    ? loadConfigFile(opts.config, { dataDir: opts.dataDir })
-    : buildConfig({}, { dataDir: opts.dataDir });
+    ? loadConfigFile(opts.config, { dataDir: opts.dataDir, registry })
+    : buildConfig(DEFAULT_CONFIG_DOC, { dataDir: opts.dataDir, registry });
 }
 
 async function run(roles: Role[], opts: CommonOptions): Promise<void> {
@@ -65,12 +73,58 @@ export function buildCli(): Command {
     .showHelpAfterError();
 
   common(program.command("start").description("run every role in one process")).action(
-    (opts: CommonOptions) => run(["gateway"], opts),
+    (opts: CommonOptions) => run(["gateway", "processor"], opts),
   );
 
   common(program.command("gateway").description("run the receivers only")).action((opts: CommonOptions) =>
     run(["gateway"], opts),
   );
+
+  common(program.command("process").description("run the consumers only: processors and exporters")).action(
+    (opts: CommonOptions) => run(["processor"], opts),
+  );
+
+  common(program.command("lag").description("print consumer lag per group and partition")).action(
+    async (opts: CommonOptions) => {
+      process.stdout.write(`${formatLag(await collectLag(readConfig(opts)))}\n`);
+    },
+  );
+
+  common(
+    program
+      .command("search")
+      .description("full-text search of the embedded search store")
+      .argument("<text>", "words or a phrase to find in bodies and attributes")
+      .option("-s, --service <name>", "only this service.name")
+      .option("--since <duration>", "only records newer than this, e.g. 15m, 2h")
+      .option("-n, --limit <n>", "most records to print", "20"),
+  ).action(
+    async (text: string, opts: CommonOptions & { service?: string; since?: string; limit: string }) => {
+      const config = readConfig(opts);
+      const sinceAgo = opts.since === undefined ? undefined : parseDuration(opts.since);
+      if (opts.since !== undefined && sinceAgo === undefined)
+        throw new Error(`--since: not a duration: ${opts.since}`);
+      const rows = searchRecords(searchDbPath(config), {
+        text,
+        service: opts.service,
+        sinceMs: sinceAgo === undefined ? undefined : Date.now() - sinceAgo,
+        limit: Number(opts.limit),
+      });
+      const columns = ["timestamp", "service", "severity", "event_name", "body"];
+      const cells = rows.map((r) => [r.timestamp, r.service, r.severityText, r.eventName, r.body]);
+      process.stdout.write(`${formatTable(columns, cells)}\n`);
+    },
+  );
+
+  common(
+    program
+      .command("sql")
+      .description("run SQL against the embedded warehouse (DuckDB)")
+      .argument("<query>", "for example: SELECT ServiceName, count(*) FROM otel_logs GROUP BY 1"),
+  ).action(async (query: string, opts: CommonOptions) => {
+    const result = await runSql(readConfig(opts), query);
+    process.stdout.write(`${formatTable(result.columns, result.rows)}\n`);
+  });
 
   common(
     program.command("validate-config").description("validate a configuration file and print it resolved"),

@@ -10,6 +10,7 @@
  * then let the source commit.
  */
 import { isSluiceError } from "../core/errors.js";
+import { afterSinkWrite } from "../core/failpoints.js";
 import type { Logger } from "../core/logging/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import type { Exporter, Processor } from "../core/pipeline/component.js";
@@ -114,6 +115,7 @@ export class SinkRunner {
           throw err;
         }
       });
+      afterSinkWrite(exporter.name);
       const failedIds = new Set(result.failed.map((f) => f.record));
       metrics.exporterRecords.inc(
         { exporter: exporter.name, outcome: "written" },

@@ -11,7 +11,9 @@
 import { existsSync, writeFileSync } from "node:fs";
 
 const spec = process.env.SLUICE_FAILPOINT_KILL_AFTER_WRITE;
-const [exporterName, marker] = spec ? (spec.split(":", 2) as [string, string | undefined]) : [undefined, undefined];
+const [exporterName, marker] = spec
+  ? (spec.split(":", 2) as [string, string | undefined])
+  : [undefined, undefined];
 
 export function afterSinkWrite(exporter: string): void {
   if (exporterName !== exporter || !marker || existsSync(marker)) return;

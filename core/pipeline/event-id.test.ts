@@ -26,7 +26,10 @@ function envelope(
   );
 }
 
-const str = (key: string, v: string) => ({ key, value: { value: { case: "stringValue" as const, value: v } } });
+const str = (key: string, v: string) => ({
+  key,
+  value: { value: { case: "stringValue" as const, value: v } },
+});
 
 describe("event ids", () => {
   it("are 32 hex chars and stable across decodes (client retries, replays)", () => {

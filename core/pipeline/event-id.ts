@@ -73,17 +73,23 @@ class CanonicalWriter {
   }
 
   value(v: Value): void {
-    if (v === null || v === undefined) return this.u8(T_NULL);
+    if (v === null || v === undefined) {
+      this.u8(T_NULL);
+      return;
+    }
     switch (typeof v) {
       case "string":
         this.u8(T_STRING);
-        return this.str(v);
+        this.str(v);
+        return;
       case "boolean":
         this.u8(T_BOOL);
-        return this.u8(v ? 1 : 0);
+        this.u8(v ? 1 : 0);
+        return;
       case "bigint":
         this.u8(T_INT);
-        return this.u64(v);
+        this.u64(v);
+        return;
       case "number":
         this.u8(T_DOUBLE);
         this.ensure(8);
@@ -93,7 +99,8 @@ class CanonicalWriter {
     }
     if (v instanceof Uint8Array) {
       this.u8(T_BYTES);
-      return this.bytes(v);
+      this.bytes(v);
+      return;
     }
     if (Array.isArray(v)) {
       this.u8(T_ARRAY);

@@ -53,6 +53,13 @@ export function isSuccess(r: ExportResult): boolean {
   return r.code === ExportResultCode.SUCCESS;
 }
 
+const SEVERITIES: [SeverityNumber, string][] = [
+  [SeverityNumber.INFO, "INFO"],
+  [SeverityNumber.ERROR, "ERROR"],
+  [SeverityNumber.WARN, "WARN"],
+  [SeverityNumber.DEBUG, "DEBUG"],
+];
+
 export const TRACE_ID = "5b8efff798038103d269b633813fc60c";
 export const SPAN_ID = "eee19b7ec3c1b174";
 
@@ -81,8 +88,8 @@ export async function sdkRecords(serviceName: string, n: number, firstSeq = 0): 
     logger.emit({
       timestamp: [1_700_000_000 + seq, 123_456_789],
       observedTimestamp: [1_700_000_100 + seq, 987_654_321],
-      severityNumber: seq % 2 ? SeverityNumber.ERROR : SeverityNumber.INFO,
-      severityText: seq % 2 ? "ERROR" : "INFO",
+      severityNumber: SEVERITIES[seq % SEVERITIES.length]?.[0],
+      severityText: SEVERITIES[seq % SEVERITIES.length]?.[1],
       body: isEvent
         ? { order: { id: `o-${seq}`, total: 12.5, items: [1, 2, 3] } }
         : `message ${seq} héllo 🌍`,

@@ -1,0 +1,7 @@
+export {
+  defaultArchivePath,
+  type FileArchiveConfig,
+  FileArchiveExporter,
+  fileArchiveConfigSchema,
+  fileArchiveExporterFactory,
+} from "./file-archive-exporter.js";
