@@ -5,23 +5,8 @@
  * config translates with few changes.
  */
 import { z } from "zod";
-import { parseSize } from "../../core/config/units.js";
-import { durationMs } from "../common/config.js";
+import { durationMs, sizeBytes } from "../common/config.js";
 import { validateIndexTemplate } from "./index-name.js";
-
-const size = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined || bytes < 1024) {
-      ctx.issues.push({
-        code: "custom",
-        input: v,
-        message: `${what}: expected a size of at least 1KiB, such as 512KiB or 5MiB`,
-      });
-      return z.NEVER;
-    }
-    return bytes;
-  });
 
 const httpUrl = z.string().refine((v) => {
   try {
@@ -80,7 +65,9 @@ export const searchConfigSchema = z.strictObject({
   request_timeout: durationMs("request_timeout").prefault("30s"),
   max_retries: z.number().int().min(0).max(20).default(3),
   /** Upper bound for one _bulk request body; a batch larger than this is sent in several requests. */
-  max_bulk_bytes: size("max_bulk_bytes").prefault("5MiB"),
+  max_bulk_bytes: sizeBytes("max_bulk_bytes")
+    .refine((n) => n >= 1024, "max_bulk_bytes: at least 1KiB")
+    .prefault("5MiB"),
   template,
 });
 
