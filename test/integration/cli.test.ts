@@ -51,6 +51,12 @@ async function runRole(role: "start" | "gateway") {
       `      grpc: { endpoint: "127.0.0.1:${grpc}" }`,
       `      http: { endpoint: "127.0.0.1:${http}" }`,
       `admin: { endpoint: "127.0.0.1:${admin}" }`,
+      ...(role === "start"
+        ? [
+            "exporters: { sqlite_search: {}, duckdb_warehouse: {}, file_archive: {} }",
+            "pipelines: { logs: { receivers: [otlp], exporters: [sqlite_search, duckdb_warehouse, file_archive] } }",
+          ]
+        : []),
     ].join("\n"),
   );
   const dataDir = join(dir, "data");
@@ -67,7 +73,7 @@ async function runRole(role: "start" | "gateway") {
   });
   const adminUrl = `http://127.0.0.1:${admin}`;
   await waitReady(adminUrl, child, () => out);
-  return { child, http: `http://127.0.0.1:${http}`, admin: adminUrl, dataDir, output: () => out };
+  return { child, http: `http://127.0.0.1:${http}`, admin: adminUrl, dataDir, config, output: () => out };
 }
 
 describe("sluice CLI", () => {
@@ -117,6 +123,27 @@ describe("sluice CLI", () => {
       expect(after).toMatch(
         /sluice_receiver_refused_requests_total\{receiver="otlp",reason="unsupported_media_type"\} 1/,
       );
+
+      if (role === "start") {
+        // The embedded stores can be looked at while the process runs.
+        const dataArgs = ["--config", s.config, "--data-dir", s.dataDir];
+        const deadline = Date.now() + 30_000;
+        let lag = "";
+        while (!/total lag: 0/.test(lag) || !/sluice\.logs\.file_archive/.test(lag)) {
+          if (Date.now() > deadline) throw new Error(`lag never reached 0:\n${lag}`);
+          lag = spawnSync(bin, ["lag", ...dataArgs], { encoding: "utf8" }).stdout;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const search = spawnSync(bin, ["search", "two", ...dataArgs], { encoding: "utf8" });
+        expect(search.status, search.stderr).toBe(0);
+        expect(search.stdout).toMatch(/cli-test\s+.*two/);
+        expect(search.stdout).toMatch(/\(1 rows\)/);
+        const sql = spawnSync(bin, ["sql", "SELECT count(*) AS n FROM otel_logs", ...dataArgs], {
+          encoding: "utf8",
+        });
+        expect(sql.status, sql.stderr).toBe(0);
+        expect(sql.stdout).toMatch(/^2\s*$/m);
+      }
 
       const exited = new Promise<number | null>((r) => s.child.once("exit", (code) => r(code)));
       s.child.kill("SIGTERM");
