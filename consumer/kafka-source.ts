@@ -48,7 +48,9 @@ export class KafkaLogSource implements LogSource {
   async start(handler: BatchHandler): Promise<void> {
     const consumer = this.kafka.consumer({
       groupId: this.options.group,
-      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      // A short session lets the group hand a crashed member's partitions to the survivors quickly.
+      sessionTimeout: this.options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: 3000,
       maxWaitTimeInMs: Math.max(10, this.options.lingerMs),
       allowAutoTopicCreation: false,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },

@@ -11,13 +11,14 @@
  *   that conflicts with the search mapping, go to the dead-letter topic with
  *   their reason while the records around them land.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { stringify as stringifyYaml } from "yaml";
 import { buildConfig } from "../../core/config/load-config.js";
 import { silentLogger } from "../../core/logging/logger.js";
 import { decodeEnvelopeRecords } from "../../core/pipeline/decode-envelope.js";
@@ -29,6 +30,8 @@ import { S3Server } from "../../scripts/services/s3.js";
 import { registry } from "../../service/components.js";
 import { type RunningService, startService } from "../../service/service.js";
 import { auditSink, countIds } from "../support/embedded-sinks.js";
+import { freePort } from "../support/ports.js";
+import { type Child, requireBuild, runSluice, stopChild, waitReady } from "../support/processes.js";
 import { decodeDeadLetter, readKafka } from "../support/read-log.js";
 import { clickHouseIds, openSearchIds, s3Records } from "../support/real-sinks.js";
 import { createExporter, exportRecords, isSuccess, SDK_PROTOCOLS, sdkRecords } from "../support/sdk.js";
@@ -124,7 +127,10 @@ describe("pipeline against real Kafka, OpenSearch, ClickHouse and S3", () => {
     grpc = service.endpoints["otlp/grpc"] ?? "";
   });
 
+  const children: Child[] = [];
+
   afterAll(async () => {
+    for (const c of children) await stopChild(c);
     await service?.shutdown();
     await Promise.all([opensearch?.stop(), clickhouse?.stop(), s3?.stop()]);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -166,11 +172,14 @@ describe("pipeline against real Kafka, OpenSearch, ClickHouse and S3", () => {
     return sent;
   }
 
-  async function recordsInKafka(): Promise<Map<string, PipelineRecord>> {
+  async function recordsInKafka(from: {
+    logs: string;
+    events: string;
+  }): Promise<Map<string, PipelineRecord>> {
     const out = new Map<string, PipelineRecord>();
     for (const [topic, kind] of [
-      [topics.logs, "logs"],
-      [topics.events, "events"],
+      [from.logs, "logs"],
+      [from.events, "events"],
     ] as const) {
       for (const m of await readKafka(bootstrap, topic)) {
         try {
@@ -183,8 +192,19 @@ describe("pipeline against real Kafka, OpenSearch, ClickHouse and S3", () => {
     return out;
   }
 
-  async function audit(excluded: Set<string> = new Set()) {
-    const inLog = await recordsInKafka();
+  interface SinkTargets {
+    indexPattern: string;
+    database: string;
+    prefix: string;
+  }
+  const mainTargets: SinkTargets = { indexPattern: "logs-*", database, prefix: "logs" };
+
+  async function audit(
+    excluded: Set<string> = new Set(),
+    targets: SinkTargets = mainTargets,
+    from: { logs: string; events: string } = topics,
+  ) {
+    const inLog = await recordsInKafka(from);
     const expected = { opensearch: new Set<string>(), clickhouse: new Set<string>(), s3: new Set<string>() };
     for (const r of inLog.values()) {
       for (const sink of expectedSinks(r)) {
@@ -193,8 +213,8 @@ describe("pipeline against real Kafka, OpenSearch, ClickHouse and S3", () => {
       }
     }
     const found = {
-      opensearch: await openSearchIds(opensearch.url, "logs-*"),
-      clickhouse: await clickHouseIds(clickhouse.url, database),
+      opensearch: await openSearchIds(opensearch.url, targets.indexPattern),
+      clickhouse: await clickHouseIds(clickhouse.url, targets.database),
       s3: countIds(
         (
           await s3Records({
@@ -203,7 +223,7 @@ describe("pipeline against real Kafka, OpenSearch, ClickHouse and S3", () => {
             accessKeyId: s3.accessKeyId,
             secretAccessKey: s3.secretAccessKey,
             bucket,
-            prefix: "logs",
+            prefix: targets.prefix,
           })
         ).map((x) => x.record.eventId),
       ),
@@ -305,4 +325,117 @@ describe("pipeline against real Kafka, OpenSearch, ClickHouse and S3", () => {
     // Everything else, the refused record's copies in the other sinks included, landed exactly once.
     await audit(new Set([refused?.eventId ?? ""]));
   });
+
+  for (const victim of ["opensearch", "clickhouse", "s3"] as const) {
+    it(`a processor killed with kill -9 after a ${victim} write and before the commit replays with no duplicates`, async () => {
+      requireBuild();
+      // Own topics, gateway and sinks, as `sluice gateway` and `sluice process` processes.
+      const name = `crash-${victim}`;
+      const crashTopics = {
+        logs: `${name}-logs-${run}`,
+        events: `${name}-events-${run}`,
+        dead_letter: `${name}-dlq-${run}`,
+      };
+      const targets: SinkTargets = {
+        indexPattern: `${name}-*`,
+        database: `otel_${name.replace("-", "_")}_${run}`,
+        prefix: name,
+      };
+      const dir = tmp(name);
+      const [grpcPort, httpPort, gatewayAdmin, processAdmin] = [
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+      ];
+      const sink = (type: string) => `${type}/${name}`;
+      const config = (adminPort: number) => ({
+        receivers: {
+          otlp: {
+            protocols: {
+              grpc: { endpoint: `127.0.0.1:${grpcPort}` },
+              http: { endpoint: `127.0.0.1:${httpPort}` },
+            },
+          },
+        },
+        log: { backend: "kafka", kafka: { brokers: [bootstrap], partitions: 2 }, topics: crashTopics },
+        processors: {
+          dedup: {},
+          route: {
+            rules: [
+              { when: { kind: "events" }, exporters: [sink("clickhouse")] },
+              { when: { kind: "logs", severity_at_least: "INFO" }, exporters: [sink("opensearch")] },
+              { when: {}, exporters: [sink("s3")] },
+            ],
+          },
+        },
+        exporters: {
+          [sink("opensearch")]: { endpoints: [opensearch.url], logs_index: `${name}-{dataset}-{namespace}` },
+          [sink("clickhouse")]: { endpoint: clickhouse.url, database: targets.database },
+          [sink("s3")]: {
+            bucket,
+            prefix: name,
+            endpoint: s3.endpoint,
+            region: s3.region,
+            force_path_style: true,
+            credentials: { access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey },
+          },
+        },
+        pipelines: {
+          logs: {
+            receivers: ["otlp"],
+            processors: ["dedup", "route"],
+            exporters: [sink("opensearch"), sink("clickhouse"), sink("s3")],
+          },
+        },
+        admin: { endpoint: `127.0.0.1:${adminPort}` },
+        telemetry: { log_level: "warn" },
+      });
+      const gatewayConfig = join(dir, "gateway.yaml");
+      const processConfig = join(dir, "process.yaml");
+      writeFileSync(gatewayConfig, stringifyYaml(config(gatewayAdmin)));
+      writeFileSync(processConfig, stringifyYaml(config(processAdmin)));
+      const dataDir = join(dir, "data");
+
+      const gateway = runSluice(["gateway", "--config", gatewayConfig, "--data-dir", dataDir]);
+      children.push(gateway);
+      await waitReady(`http://127.0.0.1:${gatewayAdmin}`, gateway);
+      const records = await sdkRecords(name, 120);
+      const exporter = createExporter("http/protobuf", {
+        grpc: `127.0.0.1:${grpcPort}`,
+        http: `http://127.0.0.1:${httpPort}`,
+      });
+      for (let i = 0; i < records.length; i += 20) {
+        expect(isSuccess(await exportRecords(exporter, records.slice(i, i + 20)))).toBe(true);
+      }
+      await exporter.shutdown();
+
+      const marker = join(dir, "failpoint-fired");
+      const env = { SLUICE_FAILPOINT_KILL_AFTER_WRITE: `${sink(victim)}:${marker}` };
+      const args = ["process", "--config", processConfig, "--data-dir", dataDir];
+      const first = runSluice(args, env);
+      children.push(first);
+      const ended = await first.exited;
+      expect(ended.signal, first.output()).toBe("SIGKILL");
+      expect(existsSync(marker)).toBe(true);
+      const second = runSluice(args, env);
+      children.push(second);
+      await waitReady(`http://127.0.0.1:${processAdmin}`, second);
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const res = await fetch(`http://127.0.0.1:${processAdmin}/api/lag`).catch(() => undefined);
+        const body = res?.ok
+          ? ((await res.json()) as { lag: { group: string; lag: string }[] })
+          : { lag: [] };
+        const groups = new Set(body.lag.map((l) => l.group));
+        if (groups.size === 3 && body.lag.every((l) => l.lag === "0")) break;
+        if (Date.now() > deadline) throw new Error(`crash pipeline never caught up:\n${second.output()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      await stopChild(second);
+      await stopChild(gateway);
+      const { inLog } = await audit(new Set(), targets, crashTopics);
+      expect(inLog.size).toBe(records.length);
+    });
+  }
 });
