@@ -5,35 +5,10 @@
  * default that uses only embedded parts, so an empty file is a valid config.
  */
 import { z } from "zod";
-import { parseDuration, parseSize } from "./units.js";
+import { durationMs, sizeBytes } from "./zod-units.js";
 
-const duration = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.issues.push({
-        code: "custom",
-        input: v,
-        message: `${what}: expected a duration such as 500ms, 10s, 5m, 24h, 7d or a number of milliseconds`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const size = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined) {
-      ctx.issues.push({
-        code: "custom",
-        input: v,
-        message: `${what}: expected a size such as 512KiB, 20MiB, 10GiB or a number of bytes`,
-      });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+const duration = durationMs;
+const size = sizeBytes;
 
 const endpoint = z
   .string()
@@ -77,8 +52,58 @@ export type OtlpReceiverConfig = z.output<typeof otlpReceiver>;
 export type OtlpGrpcConfig = z.output<typeof grpcProtocol>;
 export type OtlpHttpConfig = z.output<typeof httpProtocol>;
 
+const keyList = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+  .transform((v) => (typeof v === "string" ? [v] : v));
+
+const forwardReceiver = z
+  .strictObject({
+    endpoint: endpoint.default("0.0.0.0:24224"),
+    tls: z
+      .strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1) })
+      .nullable()
+      .optional(),
+    security: z
+      .strictObject({
+        shared_key: z.string().min(1),
+        self_hostname: z.string().min(1).optional(),
+        users: z
+          .array(z.strictObject({ username: z.string().min(1), password: z.string().min(1) }))
+          .default([]),
+      })
+      .nullable()
+      .optional(),
+    max_message_size: size("max_message_size").default(16 * 1024 * 1024),
+    max_decompressed_size: size("max_decompressed_size").default(64 * 1024 * 1024),
+    max_connections: z.number().int().min(1).default(1024),
+    udp_heartbeat: z.boolean().default(true),
+    service_name_key: keyList.default(["service.name", "service"]),
+    service_name_from_tag: z
+      .union([
+        z.boolean(),
+        z.string().refine(
+          (s) => {
+            try {
+              new RegExp(s);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { message: "expected true, false or a valid regular expression" },
+        ),
+      ])
+      .default(false),
+    body_key: keyList.default(["log", "message"]),
+    severity_key: keyList.default(["level", "severity"]),
+    keep_metadata: z.boolean().default(true),
+  })
+  .prefault({});
+
+export type ForwardReceiverConfig = z.output<typeof forwardReceiver>;
+
 /** Receiver types by the name their config key starts with ("otlp", "otlp/internal"). */
-export const receiverSchemas = { otlp: otlpReceiver } as const;
+export const receiverSchemas = { otlp: otlpReceiver, forward: forwardReceiver } as const;
 export type ReceiverType = keyof typeof receiverSchemas;
 
 const pipeline = z.strictObject({

@@ -3,22 +3,10 @@
  * core/config/schema.ts: snake_case keys, strict objects, durations as text.
  */
 import { z } from "zod";
-import { parseDuration } from "../../core/config/units.js";
+import { durationMs } from "../../core/config/zod-units.js";
 import { regexSchema } from "./regex.js";
 
-export const durationSchema = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.issues.push({
-        code: "custom",
-        input: v,
-        message: `${what}: expected a duration such as 500ms, 10s, 5m, 24h, 7d or a number of milliseconds`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+export const durationSchema = durationMs;
 
 /** One attribute test; with only `key` given it means "the attribute exists". */
 export const attributeConditionSchema = z

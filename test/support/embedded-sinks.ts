@@ -52,24 +52,26 @@ function files(dir: string): string[] {
   });
 }
 
+/** Decodes archive content (OTLP JSON lines) back into records, with the event ids the pipeline gave them. */
+export function recordsFromOtlpJsonLines(text: string): PipelineRecord[] {
+  const out: PipelineRecord[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const request = fromBinary(ExportLogsServiceRequestSchema, otlpJsonLogsToProtobuf(line));
+    for (const rl of request.resourceLogs) {
+      const envelope = toBinary(EnvelopeSchema, create(EnvelopeSchema, { resourceLogs: rl }));
+      out.push(...decodeEnvelopeRecords(envelope, { topic: "archive", partition: 0, offset: 0n }, "logs"));
+    }
+  }
+  return out;
+}
+
 /** Records found in archive objects (gzip OTLP JSON lines), with the object each came from. */
 export function archiveRecords(root: string): { record: PipelineRecord; object: string }[] {
   const out: { record: PipelineRecord; object: string }[] = [];
   for (const object of files(root).filter((f) => f.endsWith(".jsonl.gz"))) {
-    const text = gunzipSync(readFileSync(object)).toString("utf8");
-    for (const line of text.split("\n")) {
-      if (!line.trim()) continue;
-      const request = fromBinary(ExportLogsServiceRequestSchema, otlpJsonLogsToProtobuf(line));
-      for (const rl of request.resourceLogs) {
-        const envelope = toBinary(EnvelopeSchema, create(EnvelopeSchema, { resourceLogs: rl }));
-        for (const record of decodeEnvelopeRecords(
-          envelope,
-          { topic: "archive", partition: 0, offset: 0n },
-          "logs",
-        )) {
-          out.push({ record, object });
-        }
-      }
+    for (const record of recordsFromOtlpJsonLines(gunzipSync(readFileSync(object)).toString("utf8"))) {
+      out.push({ record, object });
     }
   }
   return out;

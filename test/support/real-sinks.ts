@@ -1,15 +1,10 @@
 /** Reads back what the real sinks hold (OpenSearch, ClickHouse, S3), as event-id counts. */
 import { gunzipSync } from "node:zlib";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@clickhouse/client";
 import { Client as OpenSearchClient } from "@opensearch-project/opensearch";
-import { decodeEnvelopeRecords } from "../../core/pipeline/decode-envelope.js";
 import type { PipelineRecord } from "../../core/pipeline/record.js";
-import { otlpJsonLogsToProtobuf } from "../../gateway/otlp-json/otlp-json-to-protobuf.js";
-import { ExportLogsServiceRequestSchema } from "../../proto/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js";
-import { EnvelopeSchema } from "../../proto/gen/sluice/log/v1/envelope_pb.js";
-import { countIds } from "./embedded-sinks.js";
+import { countIds, recordsFromOtlpJsonLines } from "./embedded-sinks.js";
 
 /** _id counts of every document in indices matching the pattern (the index is refreshed first). */
 export async function openSearchIds(url: string, pattern: string): Promise<Map<string, number>> {
@@ -85,20 +80,7 @@ export async function s3Records(t: S3Target): Promise<{ record: PipelineRecord; 
           await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
         );
         const text = (key.endsWith(".gz") && raw[0] === 0x1f ? gunzipSync(raw) : raw).toString("utf8");
-        for (const line of text.split("\n")) {
-          if (!line.trim()) continue;
-          const request = fromBinary(ExportLogsServiceRequestSchema, otlpJsonLogsToProtobuf(line));
-          for (const rl of request.resourceLogs) {
-            const envelope = toBinary(EnvelopeSchema, create(EnvelopeSchema, { resourceLogs: rl }));
-            for (const record of decodeEnvelopeRecords(
-              envelope,
-              { topic: "s3", partition: 0, offset: 0n },
-              "logs",
-            )) {
-              out.push({ record, key });
-            }
-          }
-        }
+        for (const record of recordsFromOtlpJsonLines(text)) out.push({ record, key });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
