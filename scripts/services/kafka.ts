@@ -1,11 +1,22 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, type WriteStream } from "node:fs";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
+import {
+  assertLoopback,
+  cachePath,
+  cliMain,
+  ensureCached,
+  hostForUrl,
+  isMain,
+  mustRun,
+  pickFreePorts,
+  portFlag,
+  runCli,
+  ServiceProcess,
+} from "./support.js";
 
 // Kafka 4 removed protocol versions that kafkajs still sends, so stay on the 3.9 line.
 // The later entry is only a fallback in case the preferred release cannot be resolved.
@@ -16,11 +27,10 @@ const SLF4J_VERSION = "1.7.36";
 const RELOAD4J_VERSION = "1.2.25";
 const DEPENDENCY_PLUGIN_VERSION = "3.8.1";
 
+const FETCH_TIMEOUT_MS = 15 * 60_000;
+const FORMAT_TIMEOUT_MS = 120_000;
 const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 20_000;
-const LOCK_STALE_MS = 15 * 60_000;
-const TAIL_LINES = 200;
-const COMPLETE_MARKER = ".complete";
 
 export interface KafkaServerOptions {
   dataDir: string;
@@ -33,116 +43,13 @@ export interface KafkaServerOptions {
   log?: (line: string) => void;
 }
 
-function findProjectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, "package.json"))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
+function libsDirFor(version: string): string {
+  return cachePath("kafka", version, "libs");
 }
 
-function cacheDirFor(version: string): string {
-  return join(findProjectRoot(), ".cache", "kafka", version);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    // Signal 0 only checks existence; nothing is delivered.
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Keeps the last N lines of a stream so failures can show what the JVM said. */
-class LineTail {
-  private readonly lines: string[] = [];
-  private partial = "";
-  constructor(private readonly max: number) {}
-
-  push(chunk: string, onLine?: (line: string) => void): void {
-    const parts = (this.partial + chunk).split(/\r?\n/);
-    this.partial = parts.pop() ?? "";
-    for (const line of parts) {
-      this.lines.push(line);
-      if (this.lines.length > this.max) this.lines.shift();
-      onLine?.(line);
-    }
-  }
-
-  text(): string {
-    const all = this.partial ? [...this.lines, this.partial] : this.lines;
-    return all.join("\n");
-  }
-}
-
-function runCommand(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; onLine?: (line: string) => void } = {},
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const tail = new LineTail(TAIL_LINES);
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
-    const onData = (b: Buffer) => tail.push(b.toString("utf8"), opts.onLine);
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, output: tail.text() }));
-  });
-}
-
-/**
- * mkdir is atomic, so the directory doubles as a cross-process lock. The owner's pid is
- * recorded so a lock left behind by a crashed fetch can be reclaimed.
- */
-async function withDirLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
-  const ownerFile = join(lockDir, "owner");
-  for (;;) {
-    try {
-      await mkdir(lockDir);
-      await writeFile(ownerFile, String(process.pid));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      if (await lockIsStale(lockDir, ownerFile)) {
-        await rm(lockDir, { recursive: true, force: true });
-        continue;
-      }
-      await sleep(500);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rm(lockDir, { recursive: true, force: true });
-  }
-}
-
-async function lockIsStale(lockDir: string, ownerFile: string): Promise<boolean> {
-  try {
-    const owner = Number.parseInt(await readFile(ownerFile, "utf8"), 10);
-    if (Number.isFinite(owner) && owner > 0 && !pidAlive(owner)) return true;
-  } catch {
-    // The owner may not have written its pid yet; fall back to the age check.
-  }
-  try {
-    const info = await stat(lockDir);
-    return Date.now() - info.mtimeMs > LOCK_STALE_MS;
-  } catch {
-    return false;
-  }
+/** ensureCached writes its marker inside the folder it fills, which is where earlier runs put it. */
+function isFetched(version: string): boolean {
+  return existsSync(join(libsDirFor(version), ".complete"));
 }
 
 function pomXml(version: string): string {
@@ -189,39 +96,29 @@ function pomXml(version: string): string {
 }
 
 async function fetchVersion(version: string, log: (line: string) => void): Promise<string> {
-  const base = cacheDirFor(version);
-  const libs = join(base, "libs");
-  const marker = join(libs, COMPLETE_MARKER);
-  if (existsSync(marker)) return libs;
-  await mkdir(base, { recursive: true });
-  return withDirLock(join(base, ".lock"), async () => {
-    // Another process may have finished while this one waited for the lock.
-    if (existsSync(marker)) return libs;
-    // A half-copied directory from an interrupted run would otherwise look usable.
-    await rm(libs, { recursive: true, force: true });
+  const libs = libsDirFor(version);
+  // The pom sits next to libs/ because ensureCached empties the folder it fills before each attempt.
+  const base = dirname(libs);
+  await ensureCached(libs, log, async () => {
     await writeFile(join(base, "pom.xml"), pomXml(version));
     log(`fetching Kafka ${version} jars with mvn into ${libs}`);
-    const { code, output } = await runCommand(
+    await mustRun(
+      `mvn fetch of Kafka ${version}`,
       "mvn",
       ["-q", "-B", "dependency:copy-dependencies", "-DoutputDirectory=libs", "-DincludeScope=runtime"],
-      { cwd: base },
+      { cwd: base, timeoutMs: FETCH_TIMEOUT_MS, onLine: log },
     );
-    if (code !== 0) {
-      throw new Error(`mvn could not fetch Kafka ${version} (exit ${code}):\n${output}`);
-    }
     const jar = join(libs, `kafka_${SCALA_BINARY}-${version}.jar`);
     if (!existsSync(jar)) throw new Error(`mvn finished but ${jar} is missing`);
-    await writeFile(marker, `${new Date().toISOString()}\n`);
-    return libs;
   });
+  return libs;
 }
 
 /** Returns a directory holding every jar a Kafka broker needs, fetching it with mvn on first use. */
 export async function ensureKafkaJars(log: (line: string) => void = () => {}): Promise<string> {
-  for (const version of KAFKA_VERSIONS) {
-    const libs = join(cacheDirFor(version), "libs");
-    if (existsSync(join(libs, COMPLETE_MARKER))) return libs;
-  }
+  // Any complete 3.9 cache will do, so a fallback fetched earlier is not fetched again.
+  const cached = KAFKA_VERSIONS.find(isFetched);
+  if (cached) return libsDirFor(cached);
   const failures: string[] = [];
   for (const version of KAFKA_VERSIONS) {
     try {
@@ -237,36 +134,9 @@ function kafkaVersionOf(libs: string): string {
   return dirname(libs).split(/[\\/]/).pop() ?? "unknown";
 }
 
-/** Binding port 0 lets the OS choose; both sockets stay open until all are picked so they differ. */
-async function pickFreePorts(host: string, count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((res, rej) => {
-          const srv = createServer();
-          srv.unref();
-          srv.once("error", rej);
-          srv.listen(0, host, () => res(srv));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const addr = s.address();
-    if (addr === null || typeof addr === "string") throw new Error("could not read an ephemeral port");
-    return addr.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
-
 /** A Kafka cluster id is a UUID in URL-safe base64 without padding. */
 function newClusterId(): string {
   return randomBytes(16).toString("base64url");
-}
-
-function hostForUrl(host: string): string {
-  return host.includes(":") ? `[${host}]` : host;
 }
 
 export class KafkaServer {
@@ -274,25 +144,19 @@ export class KafkaServer {
   private readonly host: string;
   private readonly partitions: number;
   private readonly log: (line: string) => void;
+  private readonly proc: ServiceProcess;
   private port: number | undefined;
   private controllerPort: number | undefined;
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> | undefined;
-  private logStream: WriteStream | undefined;
-  private readonly tail = new LineTail(TAIL_LINES);
-  private readonly killOnExit = () => {
-    // Only synchronous work runs in an 'exit' handler, and a SIGKILL is all that can still help.
-    if (this.child?.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-  };
 
   constructor(opts: KafkaServerOptions) {
     this.dataDir = resolve(opts.dataDir);
     this.host = opts.host ?? "127.0.0.1";
-    if (!isLoopback(this.host)) throw new Error(`KafkaServer binds loopback only, got host ${this.host}`);
+    assertLoopback("KafkaServer", this.host);
     this.partitions = opts.partitions ?? 4;
     this.port = opts.port;
     this.controllerPort = opts.controllerPort;
     this.log = opts.log ?? (() => {});
+    this.proc = new ServiceProcess("Kafka broker", this.log);
   }
 
   get bootstrap(): string {
@@ -301,18 +165,16 @@ export class KafkaServer {
   }
 
   get pid(): number | undefined {
-    const c = this.child;
-    return c && c.exitCode === null && c.signalCode === null ? c.pid : undefined;
+    return this.proc.pid;
   }
 
   async start(): Promise<void> {
-    if (this.child) throw new Error("KafkaServer is already running");
+    if (this.proc.running) throw new Error("KafkaServer is already running");
     const libs = await ensureKafkaJars(this.log);
     await this.assignPorts();
     await mkdir(this.dataDir, { recursive: true });
     const propsFile = await this.writeConfig();
     const log4jFile = join(this.dataDir, "log4j.properties");
-    const classpath = join(libs, "*");
     const jvmArgs = [
       "-Xms256m",
       "-Xmx512m",
@@ -320,116 +182,49 @@ export class KafkaServer {
       "-Djava.awt.headless=true",
       `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`,
       "-cp",
-      classpath,
+      join(libs, "*"),
     ];
 
     const clusterId = await this.clusterId();
-    const format = await runCommand("java", [
-      ...jvmArgs,
-      "kafka.tools.StorageTool",
-      "format",
-      "-t",
-      clusterId,
-      "-c",
-      propsFile,
-      "--ignore-formatted",
-    ]);
-    if (format.code !== 0) {
-      throw new Error(`Kafka storage format failed (exit ${format.code}):\n${format.output}`);
-    }
-
-    this.logStream = createWriteStream(join(this.dataDir, "broker.log"), { flags: "a" });
-    this.logStream.write(`--- starting Kafka ${kafkaVersionOf(libs)} at ${new Date().toISOString()}\n`);
-    const child = spawn("java", [...jvmArgs, "kafka.Kafka", propsFile], {
-      cwd: this.dataDir,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.child = child;
-    process.on("exit", this.killOnExit);
-    const stream = this.logStream;
-    const onData = (b: Buffer) => {
-      stream.write(b);
-      this.tail.push(b.toString("utf8"), this.log);
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-
-    let exitInfo: string | undefined;
-    this.exited = new Promise<void>((res) => {
-      child.once("error", (err) => {
-        exitInfo = `could not spawn java: ${err.message}`;
-        this.onChildGone(child);
-        res();
-      });
-      child.once("close", (code, signal) => {
-        exitInfo = signal ? `signal ${signal}` : `exit code ${code}`;
-        this.onChildGone(child);
-        res();
-      });
-    });
-
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (exitInfo !== undefined) {
-        throw new Error(
-          `Kafka broker exited before it was ready (${exitInfo}). Last output:\n${this.tail.text()}`,
-        );
-      }
-      if (await this.probe()) {
-        // A foreign broker on the same port could answer the probe; make sure ours is still alive.
-        if (exitInfo === undefined) {
-          this.log(`Kafka ${kafkaVersionOf(libs)} ready at ${this.bootstrap} (pid ${child.pid})`);
-          return;
-        }
-      }
-      await sleep(250);
-    }
-    await this.kill();
-    throw new Error(
-      `Kafka broker at ${this.bootstrap} was not ready within ${READY_TIMEOUT_MS / 1000}s. ` +
-        `Last output:\n${this.tail.text()}`,
+    await mustRun(
+      "Kafka storage format",
+      "java",
+      [
+        ...jvmArgs,
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        clusterId,
+        "-c",
+        propsFile,
+        "--ignore-formatted",
+      ],
+      { timeoutMs: FORMAT_TIMEOUT_MS },
     );
+
+    const version = kafkaVersionOf(libs);
+    await this.proc.spawn({
+      cmd: "java",
+      args: [...jvmArgs, "kafka.Kafka", propsFile],
+      cwd: this.dataDir,
+      logFile: join(this.dataDir, "broker.log"),
+      banner: `starting Kafka ${version}`,
+    });
+    await this.proc.waitReady(() => this.probe(), READY_TIMEOUT_MS, this.bootstrap);
+    this.log(`Kafka ${version} ready at ${this.bootstrap} (pid ${this.pid})`);
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    const exited = this.exited;
-    if (!child || !exited) return;
-    if (this.pid !== undefined) child.kill("SIGTERM");
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      exited.then(() => false),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(true), STOP_GRACE_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
-      this.log(`Kafka broker pid ${child.pid} ignored SIGTERM for ${STOP_GRACE_MS / 1000}s; killing it`);
-      if (this.pid !== undefined) child.kill("SIGKILL");
-      await exited;
-    }
+    await this.proc.stop(STOP_GRACE_MS);
   }
 
   async kill(): Promise<void> {
-    const child = this.child;
-    const exited = this.exited;
-    if (!child || !exited) return;
-    if (this.pid !== undefined) child.kill("SIGKILL");
-    await exited;
+    await this.proc.kill();
   }
 
   async restart(): Promise<void> {
     await this.stop();
     await this.start();
-  }
-
-  private onChildGone(child: ChildProcess): void {
-    if (this.child !== child) return;
-    process.off("exit", this.killOnExit);
-    this.child = undefined;
-    this.logStream?.end();
-    this.logStream = undefined;
   }
 
   private async assignPorts(): Promise<void> {
@@ -524,89 +319,31 @@ export class KafkaServer {
   }
 }
 
-function parseFlags(args: string[]): Map<string, string> {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? "";
-    if (!arg.startsWith("--")) throw new Error(`unexpected argument ${arg}`);
-    const eq = arg.indexOf("=");
-    if (eq > 0) {
-      flags.set(arg.slice(2, eq), arg.slice(eq + 1));
-    } else {
-      const value = args[i + 1];
-      if (value === undefined) throw new Error(`${arg} needs a value`);
-      flags.set(arg.slice(2), value);
-      i++;
-    }
-  }
-  return flags;
-}
-
-function intFlag(flags: Map<string, string>, name: string): number | undefined {
-  const raw = flags.get(name);
-  if (raw === undefined) return undefined;
-  const n = Number.parseInt(raw, 10);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port number`);
-  return n;
-}
-
 const USAGE = `usage:
   kafka.js fetch
   kafka.js start --data-dir DIR [--port P] [--controller-port P] [--partitions N]`;
 
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  const say = (line: string) => process.stderr.write(`${line}\n`);
-  if (command === "fetch") {
-    const started = Date.now();
-    const libs = await ensureKafkaJars(say);
-    say(`Kafka jars ready in ${libs} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
-    return;
-  }
-  if (command !== "start") {
-    say(USAGE);
-    process.exitCode = 2;
-    return;
-  }
-  const flags = parseFlags(rest);
-  const dataDir = flags.get("data-dir");
-  if (!dataDir) throw new Error(`--data-dir is required\n${USAGE}`);
-  const server = new KafkaServer({
-    dataDir,
-    port: intFlag(flags, "port"),
-    controllerPort: intFlag(flags, "controller-port"),
-    partitions: flags.has("partitions") ? Number.parseInt(flags.get("partitions") ?? "", 10) : undefined,
-    log: say,
-  });
-  const pidFile = join(resolve(dataDir), "broker.pid");
-  await server.start();
-  await writeFile(pidFile, `${server.pid}\n`);
-  process.stdout.write(`${server.bootstrap}\n`);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    say(`${signal}: stopping Kafka`);
-    await server.stop();
-    await rm(pidFile, { force: true });
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  // Keeps the foreground process alive while the broker runs, and notices if it dies on its own.
-  const watch = setInterval(() => {
-    if (!stopping && server.pid === undefined) {
-      say("Kafka broker exited unexpectedly");
-      clearInterval(watch);
-      void rm(pidFile, { force: true }).then(() => process.exit(1));
-    }
-  }, 1_000);
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
+if (isMain(import.meta.url)) {
+  cliMain((argv) =>
+    runCli(
+      {
+        name: "Kafka",
+        usage: USAGE,
+        fetch: ensureKafkaJars,
+        create: (flags, dataDir, log) =>
+          new KafkaServer({
+            dataDir,
+            port: portFlag(flags, "port"),
+            controllerPort: portFlag(flags, "controller-port"),
+            partitions: flags.has("partitions")
+              ? Number.parseInt(flags.get("partitions") ?? "", 10)
+              : undefined,
+            log,
+          }),
+        address: (server) => server.bootstrap,
+        pidFile: "broker.pid",
+      },
+      argv,
+    ),
+  );
 }

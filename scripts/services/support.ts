@@ -1,5 +1,5 @@
 /**
- * Pieces shared by the test-service launchers in this folder (OpenSearch, ClickHouse, S3): where
+ * Pieces shared by the test-service launchers in this folder (Kafka, OpenSearch, ClickHouse, S3): where
  * the project caches fetched servers, a cross-process lock for first-time fetches, free loopback
  * ports, a supervised child process, and the `start --data-dir` command line.
  */
@@ -408,11 +408,14 @@ export interface CliSpec<S extends CliServer> {
   create: (flags: Map<string, string>, dataDir: string, log: (line: string) => void) => S;
   /** The line printed on stdout once clients can connect. */
   address: (server: S) => string;
+  /** File name in the data dir that holds the server pid; default `server.pid`. */
+  pidFile?: string;
 }
 
 /**
  * `fetch` or `start --data-dir D [--port P]`: start stays in the foreground until SIGINT or
- * SIGTERM, prints the address on stdout when ready and keeps the server pid in `<data-dir>/server.pid`.
+ * SIGTERM, prints the address on stdout when ready and keeps the server pid in
+ * `<data-dir>/server.pid` (or the name given as `pidFile`).
  */
 export async function runCli<S extends CliServer>(spec: CliSpec<S>, argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -432,7 +435,7 @@ export async function runCli<S extends CliServer>(spec: CliSpec<S>, argv: string
   const dataDir = flags.get("data-dir");
   if (!dataDir) throw new Error(`--data-dir is required\n${spec.usage}`);
   const server = spec.create(flags, resolve(dataDir), say);
-  const pidFile = join(resolve(dataDir), "server.pid");
+  const pidFile = join(resolve(dataDir), spec.pidFile ?? "server.pid");
   await server.start();
   await writeFile(pidFile, `${server.pid}\n`);
   process.stdout.write(`${spec.address(server)}\n`);
