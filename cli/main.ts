@@ -6,6 +6,7 @@
  *   validate-config  checks a config file and prints what it resolves to
  *   lag              consumer lag per group and partition
  *   search, sql      look at the embedded search store and warehouse
+ *   conformance      check any OTLP logs endpoint against the protocol
  */
 import { Command, Option } from "commander";
 import { buildConfig, type Config, loadConfigFile } from "../core/config/load-config.js";
@@ -15,6 +16,7 @@ import { createLogger } from "../core/logging/logger.js";
 import { registry } from "../service/components.js";
 import { DEFAULT_CONFIG_DOC } from "../service/default-config.js";
 import { type Role, startService } from "../service/service.js";
+import { type ConformanceCliOptions, conformanceCommand } from "./commands/conformance.js";
 import { collectLag, formatLag } from "./commands/lag.js";
 import { formatTable, runSql, searchDbPath, searchRecords } from "./commands/query.js";
 
@@ -125,6 +127,23 @@ export function buildCli(): Command {
     const result = await runSql(readConfig(opts), query);
     process.stdout.write(`${formatTable(result.columns, result.rows)}\n`);
   });
+
+  program
+    .command("conformance")
+    .description("check an OTLP logs endpoint (and optionally a Forward one) against the protocol")
+    .option("--http <url>", "OTLP/HTTP base URL, e.g. http://127.0.0.1:4318")
+    .option("--grpc <host:port>", "OTLP/gRPC endpoint, e.g. 127.0.0.1:4317")
+    .option("--forward <host:port>", "Fluent Forward endpoint, e.g. 127.0.0.1:24224")
+    .option("--shared-key <key>", "Forward shared key, to test the handshake")
+    .option("--max-body-bytes <n>", "the endpoint's request size limit (enables the oversize checks)")
+    .option("--max-grpc-bytes <n>", "the gRPC message limit, when it differs from --max-body-bytes")
+    .option("--overload-probe <n>", "send a burst of n large concurrent requests to look for throttling")
+    .option("--timeout <ms>", "budget for one request", "10000")
+    .option("--json", "print the results as JSON")
+    .option("--markdown", "print the results as a Markdown table")
+    .action(async (opts: ConformanceCliOptions) => {
+      process.exitCode = await conformanceCommand(opts);
+    });
 
   common(
     program.command("validate-config").description("validate a configuration file and print it resolved"),

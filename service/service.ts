@@ -11,6 +11,7 @@ import type { Config } from "../core/config/load-config.js";
 import type { Logger } from "../core/logging/logger.js";
 import { Metrics } from "../core/metrics.js";
 import { AdminServer } from "../gateway/admin/admin-server.js";
+import { ForwardReceiver } from "../gateway/forward/forward-receiver.js";
 import { InflightLimiter } from "../gateway/ingest/inflight-limiter.js";
 import { IngestService } from "../gateway/ingest/ingest-service.js";
 import { OtlpGrpcReceiver } from "../gateway/otlp-grpc/otlp-grpc-receiver.js";
@@ -142,6 +143,20 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         backend,
       });
       for (const receiver of config.activeReceivers) {
+        if (receiver.type === "forward") {
+          const r = new ForwardReceiver({
+            name: receiver.name,
+            config: receiver.config,
+            ingest,
+            metrics,
+            tenant: config.gateway.tenant,
+            logger: logger.child({ receiver: receiver.name }),
+          });
+          await r.start();
+          components.push(r);
+          endpoints[`${receiver.name}/tcp`] = r.boundAddress;
+          continue;
+        }
         const { grpc, http } = receiver.config.protocols;
         const common = { name: receiver.name, ingest, tenant: config.gateway.tenant };
         if (grpc) {

@@ -2,8 +2,15 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildConfig, loadConfigFile, parseConfigText } from "./load-config.js";
+import { buildConfig, type Config, loadConfigFile, parseConfigText } from "./load-config.js";
 import { parseDuration, parseSize } from "./units.js";
+
+/** The OTLP protocols of the i-th active receiver, failing the test if it is not an OTLP receiver. */
+function otlpProtocols(c: Config, i: number) {
+  const r = c.activeReceivers[i];
+  if (r?.type !== "otlp") throw new Error(`receiver ${i} is not an otlp receiver`);
+  return r.config.protocols;
+}
 
 describe("config defaults", () => {
   it("an empty config runs on embedded parts only", () => {
@@ -11,7 +18,7 @@ describe("config defaults", () => {
     expect(c.log.backend).toBe("embedded");
     expect(c.dataDir).toBe("/srv/data");
     expect(c.activeReceivers.map((r) => r.name)).toEqual(["otlp"]);
-    const otlp = c.activeReceivers[0]?.config.protocols;
+    const otlp = otlpProtocols(c, 0);
     expect(otlp?.grpc?.endpoint).toBe("0.0.0.0:4317");
     expect(otlp?.http?.endpoint).toBe("0.0.0.0:4318");
     expect(otlp?.http?.logs_url_path).toBe("/v1/logs");
@@ -54,12 +61,12 @@ describe("config file", () => {
     );
     const c = loadConfigFile(path, { env: { GRPC_PORT: "5317", BROKER: "127.0.0.1:9092" } });
     expect(c.activeReceivers.map((r) => r.name)).toEqual(["otlp", "otlp/second"]);
-    const p = c.activeReceivers[0]?.config.protocols;
+    const p = otlpProtocols(c, 0);
     expect(p?.grpc?.endpoint).toBe("127.0.0.1:5317");
     expect(p?.http?.endpoint).toBe("127.0.0.1:4318");
     expect(p?.http?.max_request_body_size).toBe(1024 * 1024);
     expect(p?.http?.cors.allowed_origins).toEqual(["https://*.example.com"]);
-    expect(c.activeReceivers[1]?.config.protocols.grpc).toBeUndefined();
+    expect(otlpProtocols(c, 1).grpc).toBeUndefined();
     expect(c.log.kafka.brokers).toEqual(["127.0.0.1:9092"]);
     expect(c.log.kafka.request_timeout).toBe(5000);
     expect(c.log.key).toEqual({ from: "record", attribute: "tenant.id" });
@@ -94,7 +101,7 @@ describe("config errors name the path and the allowed values", () => {
   });
   it("unknown receiver type", () => {
     expect(fails("receivers: { syslog: {} }\npipelines: { logs: { receivers: [syslog] } }")).toMatch(
-      /receivers\.syslog: unknown receiver type "syslog" \(allowed: otlp\)/,
+      /receivers\.syslog: unknown receiver type "syslog" \(allowed: otlp, forward\)/,
     );
   });
   it("bad endpoint inside a receiver", () => {

@@ -10,15 +10,19 @@ import { z } from "zod";
 import { ErrorCode, SluiceError } from "../errors.js";
 import type { ExporterFactory, ProcessorFactory } from "../pipeline/component.js";
 import { substituteEnv } from "./env-substitution.js";
-import { configSchema, type OtlpReceiverConfig, type RawConfig, receiverSchemas } from "./schema.js";
+import {
+  configSchema,
+  type ForwardReceiverConfig,
+  type OtlpReceiverConfig,
+  type RawConfig,
+  receiverSchemas,
+} from "./schema.js";
 import { parseDuration } from "./units.js";
 
-export interface ReceiverInstance {
-  /** Full name from the config, e.g. "otlp" or "otlp/internal". */
-  name: string;
-  type: "otlp";
-  config: OtlpReceiverConfig;
-}
+/** A receiver with its type's validated config; `name` is the full key, e.g. "otlp/internal". */
+export type ReceiverInstance =
+  | { name: string; type: "otlp"; config: OtlpReceiverConfig }
+  | { name: string; type: "forward"; config: ForwardReceiverConfig };
 
 /** Processor and exporter types this build knows, by type name. */
 export interface ComponentRegistry {
@@ -156,7 +160,12 @@ export function buildConfig(doc: unknown, options: LoadOptions = {}): Config {
       problems.push(...formatIssues(r.error.issues, `receivers.${name}`));
       continue;
     }
-    if (used.has(name)) activeReceivers.push({ name, type: "otlp", config: r.data as OtlpReceiverConfig });
+    if (!used.has(name)) continue;
+    if (type === "forward") {
+      activeReceivers.push({ name, type: "forward", config: r.data as ForwardReceiverConfig });
+    } else {
+      activeReceivers.push({ name, type: "otlp", config: r.data as OtlpReceiverConfig });
+    }
   }
 
   const registry = options.registry ?? EMPTY_REGISTRY;
