@@ -131,6 +131,7 @@ export function buildCli(): Command {
   program
     .command("conformance")
     .description("check an OTLP logs endpoint (and optionally a Forward one) against the protocol")
+    .option("--endpoint <host>", "host of an OTLP endpoint; checks HTTP on :4318 and gRPC on :4317")
     .option("--http <url>", "OTLP/HTTP base URL, e.g. http://127.0.0.1:4318")
     .option("--grpc <host:port>", "OTLP/gRPC endpoint, e.g. 127.0.0.1:4317")
     .option("--forward <host:port>", "Fluent Forward endpoint, e.g. 127.0.0.1:24224")

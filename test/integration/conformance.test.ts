@@ -28,36 +28,30 @@ const SHARED_KEY = "conformance-shared-key";
 interface Started {
   gw: TestGateway;
   /** Forward receiver that asks for the shared-key handshake. */
-  forward?: string;
+  forward: string;
   /** Forward receiver without a handshake. */
-  forwardOpen?: string;
-  why?: string;
+  forwardOpen: string;
 }
 
-/** With Forward receivers when this build's config accepts them; without them otherwise. */
 async function startWithForward(): Promise<Started> {
-  try {
-    const gw = await startGateway({
-      ...gatewaySettings,
-      receivers: {
-        ...otlp,
-        forward: { endpoint: "127.0.0.1:0", security: { shared_key: SHARED_KEY } },
-        "forward/open": { endpoint: "127.0.0.1:0" },
-      },
-      pipelines: { logs: { receivers: ["otlp", "forward", "forward/open"] } },
-    });
-    const find = (prefix: string) =>
-      Object.entries(gw.service.endpoints)
-        .find(([name]) => name.startsWith(prefix))?.[1]
-        .replace("0.0.0.0", "127.0.0.1");
-    const forward = find("forward/tcp");
-    const forwardOpen = find("forward/open");
-    if (forward && forwardOpen) return { gw, forward, forwardOpen };
-    return { gw, why: `the gateway reports no forward endpoints: ${Object.keys(gw.service.endpoints)}` };
-  } catch (err) {
-    const gw = await startGateway({ ...gatewaySettings, receivers: otlp });
-    return { gw, why: `receivers.forward not accepted yet: ${(err as Error).message.replace(/\s+/g, " ")}` };
-  }
+  const gw = await startGateway({
+    ...gatewaySettings,
+    receivers: {
+      ...otlp,
+      forward: { endpoint: "127.0.0.1:0", security: { shared_key: SHARED_KEY } },
+      "forward/open": { endpoint: "127.0.0.1:0" },
+    },
+    pipelines: { logs: { receivers: ["otlp", "forward", "forward/open"] } },
+  });
+  const find = (prefix: string) => {
+    const address = Object.entries(gw.service.endpoints)
+      .find(([name]) => name.startsWith(prefix))?.[1]
+      .replace("0.0.0.0", "127.0.0.1");
+    if (!address)
+      throw new Error(`the gateway reports no ${prefix} endpoint: ${Object.keys(gw.service.endpoints)}`);
+    return address;
+  };
+  return { gw, forward: find("forward/tcp"), forwardOpen: find("forward/open") };
 }
 
 describe("conformance suite", () => {
@@ -75,13 +69,12 @@ describe("conformance suite", () => {
       http: gw.http,
       grpc: gw.grpc,
       forward: started.forward,
-      sharedKey: started.forward ? SHARED_KEY : undefined,
+      sharedKey: SHARED_KEY,
       maxBodyBytes: LIMIT,
       overloadProbe: 40,
       timeoutMs: 15_000,
     });
     process.stdout.write(`${formatResults(results)}\n`);
-    if (started.why) process.stdout.write(`forward: ${started.why}\n`);
     const failures = results.filter((r) => r.result === "fail");
     expect(failures, formatResults(failures)).toEqual([]);
     for (const r of results.filter((r) => r.result === "n/a")) expect(r.reason).not.toBe("");
@@ -105,20 +98,18 @@ describe("conformance suite", () => {
     ])
       expect(byId.get(id)?.result, id).toBe("pass");
     expect(byId.get("http.partial-success")?.reason).toMatch(/partial success/);
-    if (started.forward)
-      for (const id of [
-        "forward.message",
-        "forward.forward",
-        "forward.packed-forward",
-        "forward.compressed-packed-forward",
-        "forward.handshake.right-key",
-        "forward.handshake.wrong-key",
-      ])
-        expect(byId.get(id)?.result, id).toBe("pass");
+    for (const id of [
+      "forward.message",
+      "forward.forward",
+      "forward.packed-forward",
+      "forward.compressed-packed-forward",
+      "forward.handshake.right-key",
+      "forward.handshake.wrong-key",
+    ])
+      expect(byId.get(id)?.result, id).toBe("pass");
   });
 
-  it("a Forward receiver without a shared key acks every mode without a handshake", async (ctx) => {
-    if (!started.forwardOpen) return ctx.skip(started.why);
+  it("a Forward receiver without a shared key acks every mode without a handshake", async () => {
     const results = await runConformance({ forward: started.forwardOpen, timeoutMs: 15_000 });
     process.stdout.write(`${formatResults(results)}\n`);
     const byId = new Map(results.map((r) => [r.id, r]));
