@@ -46,6 +46,18 @@ export class KafkaLogSource implements LogSource {
   }
 
   async start(handler: BatchHandler): Promise<void> {
+    this.running = true;
+    await this.launch(handler);
+  }
+
+  /**
+   * Creates and runs a consumer. kafkajs gives up on some errors (a commit
+   * refused because the group moved on without this member, for one); the
+   * crash handler then starts a fresh consumer, which rejoins the group and
+   * resumes from the last commit, so a sink that was down for longer than a
+   * session never leaves its partitions unread.
+   */
+  private async launch(handler: BatchHandler): Promise<void> {
     const consumer = this.kafka.consumer({
       groupId: this.options.group,
       // A short session lets the group hand a crashed member's partitions to the survivors quickly.
@@ -56,7 +68,16 @@ export class KafkaLogSource implements LogSource {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     this.consumer = consumer;
-    this.running = true;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!this.running || this.consumer !== consumer || payload.restart) return;
+      this.options.logger.warn(
+        { err: payload.error?.message, group: this.group },
+        "consumer stopped; starting a new one",
+      );
+      this.consumer = undefined;
+      void consumer.disconnect().catch(() => {});
+      this.relaunch(handler, 1000);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
     await consumer.run({
@@ -96,6 +117,24 @@ export class KafkaLogSource implements LogSource {
         }
       },
     });
+  }
+
+  /** Starts a new consumer after a delay, trying again with backoff until one runs or the source stops. */
+  private relaunch(handler: BatchHandler, delayMs: number): void {
+    const timer = setTimeout(() => {
+      if (!this.running || this.consumer) return;
+      this.launch(handler).catch((err) => {
+        this.options.logger.error(
+          { err: (err as Error).message, group: this.group },
+          "consumer restart failed",
+        );
+        const failed = this.consumer;
+        this.consumer = undefined;
+        void failed?.disconnect().catch(() => {});
+        this.relaunch(handler, Math.min(delayMs * 2, 30_000));
+      });
+    }, delayMs);
+    timer.unref();
   }
 
   async stop(): Promise<void> {

@@ -149,7 +149,15 @@ export class SinkRunner {
         const until = Date.now() + delay;
         while (Date.now() < until) {
           if (!control.isActive()) throw new HandlerAborted(`${this.stage}: stopped while retrying ${what}`);
-          await control.heartbeat().catch(() => {});
+          try {
+            await control.heartbeat();
+          } catch (err) {
+            // A failed heartbeat means the group is rebalancing or has dropped this member: the
+            // partition may belong to someone else now, so stop without committing and let it replay.
+            throw new HandlerAborted(
+              `${this.stage}: lost the partition while retrying ${what}: ${(err as Error).message}`,
+            );
+          }
           await sleep(Math.min(250, until - Date.now()));
         }
         delay = Math.min(delay * 2, this.o.retry.maxIntervalMs);

@@ -253,6 +253,9 @@ describe("pipeline against real Kafka, OpenSearch, ClickHouse and S3", () => {
       const others = [...by].filter(([g]) => !g.endsWith(".clickhouse")).every(([, l]) => l === 0n);
       return ch > 0n && others;
     }, "ClickHouse lag to grow while the other sinks catch up");
+    // Stay down for longer than a consumer session (10 s), as real outages do: the group
+    // must keep, or regain, its partitions rather than stall once ClickHouse is back.
+    await new Promise((r) => setTimeout(r, 15_000));
     await clickhouse.start();
     await waitFor(allCaughtUp, "ClickHouse to catch up after its restart");
     await audit();
