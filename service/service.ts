@@ -141,6 +141,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         appendTimeoutMs: config.gateway.append_timeout,
         retryAfterMs: config.gateway.retry_after,
         backend,
+        maxEnvelopeBytes: backend === "kafka" ? config.log.kafka.max_batch_bytes : undefined,
       });
       for (const receiver of config.activeReceivers) {
         if (receiver.type === "forward") {

@@ -151,7 +151,9 @@ const kafkaLog = z
     compression: z.enum(["none", "gzip"]).default("none"),
     connection_timeout: duration("connection_timeout").prefault("3s"),
     request_timeout: duration("request_timeout").prefault("30s"),
-    max_batch_bytes: size("max_batch_bytes").prefault("16MiB"),
+    // Kafka refuses a partition's record batch over the broker's message.max.bytes (1 MiB by
+    // default); keeping each produce under it means one batch never fails as a whole for size.
+    max_batch_bytes: size("max_batch_bytes").prefault("900KiB"),
   })
   .prefault({});
 

@@ -47,7 +47,7 @@ const request = (n = 1) =>
 
 const ctx = { receiver: "otlp", sourceProtocol: SourceProtocol.OTLP_GRPC, tenant: "" };
 
-function setup(maxBytes: number, appendTimeoutMs = 60_000) {
+function setup(maxBytes: number, appendTimeoutMs = 60_000, maxEnvelopeBytes?: number) {
   const log = new ControlledLog();
   const metrics = new Metrics({ processMetrics: false });
   const limiter = new InflightLimiter(maxBytes);
@@ -57,6 +57,7 @@ function setup(maxBytes: number, appendTimeoutMs = 60_000) {
     appendTimeoutMs,
     retryAfterMs: 1500,
     backend: "test",
+    maxEnvelopeBytes,
   });
   return { log, limiter, ingest, metrics };
 }
@@ -141,6 +142,21 @@ describe("IngestService", () => {
     expect(err.code).toBe(ErrorCode.MALFORMED_PAYLOAD);
     expect(err.retryable).toBe(false);
     expect(limiter.usedBytes).toBe(0);
+  });
+
+  it("refuses a ResourceLogs larger than the log's message limit as PAYLOAD_TOO_LARGE, appending nothing", async () => {
+    const { log, ingest, limiter } = setup(1 << 20, 60_000, 2048);
+    expect(request(1000).length).toBeGreaterThan(4096);
+    await expect(ingest.ingest(request(1000), ctx)).rejects.toMatchObject({
+      code: ErrorCode.PAYLOAD_TOO_LARGE,
+      retryable: false,
+    });
+    expect(log.pending).toHaveLength(0);
+    expect(limiter.usedBytes).toBe(0);
+    const small = ingest.ingest(request(2), ctx);
+    await tick();
+    log.pending[0]?.resolve();
+    await expect(small).resolves.toMatchObject({ acceptedRecords: 2 });
   });
 
   it("stops admitting after close()", async () => {

@@ -29,6 +29,8 @@ export interface IngestOptions {
   retryAfterMs: number;
   /** Label for append-latency metrics: "kafka" or "embedded". */
   backend: string;
+  /** Largest envelope the log accepts as one message (Kafka's message limit); none for the embedded log. */
+  maxEnvelopeBytes?: number;
 }
 
 export interface IngestContext {
@@ -105,7 +107,15 @@ export class IngestService {
       });
       const logs: LogMessage[] = [];
       const events: LogMessage[] = [];
+      const limit = this.options.maxEnvelopeBytes;
       for (const group of split.groups) {
+        if (limit !== undefined && group.byteLength + header.length + 6 > limit) {
+          this.metrics.refusedRequests.inc({ receiver: ctx.receiver, reason: "payload_too_large" });
+          throw new SluiceError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            `one ResourceLogs of ${group.byteLength} bytes exceeds the log's message limit of ${limit} bytes; send fewer records per resource`,
+          );
+        }
         (group.kind === "events" ? events : logs).push({
           key: group.key,
           value: encodeEnvelope(header, group),

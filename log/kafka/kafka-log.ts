@@ -148,22 +148,18 @@ export class KafkaLog implements LogWriter {
   private async send(batch: PendingAppend[]): Promise<void> {
     const producer = this.producer;
     if (!producer || !this.healthy) throw unavailable("kafka is unavailable");
-    const byTopic = new Map<string, { key: Buffer; value: Buffer }[]>();
-    for (const p of batch) {
-      let list = byTopic.get(p.topic);
-      if (!list) {
-        list = [];
-        byTopic.set(p.topic, list);
-      }
-      for (const m of p.messages) list.push({ key: asBuffer(m.key), value: asBuffer(m.value) });
-    }
     try {
-      await producer.sendBatch({
-        acks: -1,
-        timeout: this.options.requestTimeoutMs,
-        compression: this.options.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      // One produce request per chunk of at most maxBatchBytes, in order: a broker refuses a
+      // partition's record batch over its message.max.bytes, and one large request can hold
+      // many envelopes for the same key.
+      for (const chunk of chunkByBytes(batch, this.options.maxBatchBytes)) {
+        await producer.sendBatch({
+          acks: -1,
+          timeout: this.options.requestTimeoutMs,
+          compression: this.options.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
+          topicMessages: [...chunk].map(([topic, messages]) => ({ topic, messages })),
+        });
+      }
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, "kafka append failed");
       if (this.producer === producer) this.markUnhealthy();
@@ -208,6 +204,32 @@ export class KafkaLog implements LogWriter {
 
 function unavailable(message: string, cause?: unknown): SluiceError {
   return new SluiceError(ErrorCode.LOG_UNAVAILABLE, message, { retryable: true, retryAfterMs: 1000, cause });
+}
+
+type KafkaMessage = { key: Buffer; value: Buffer };
+
+/** Splits the appends into produce-sized chunks, keeping message order per topic. */
+function* chunkByBytes(batch: PendingAppend[], maxBytes: number): Generator<Map<string, KafkaMessage[]>> {
+  let chunk = new Map<string, KafkaMessage[]>();
+  let bytes = 0;
+  for (const p of batch) {
+    for (const m of p.messages) {
+      const size = m.key.length + m.value.length;
+      if (bytes > 0 && bytes + size > maxBytes) {
+        yield chunk;
+        chunk = new Map();
+        bytes = 0;
+      }
+      let list = chunk.get(p.topic);
+      if (!list) {
+        list = [];
+        chunk.set(p.topic, list);
+      }
+      list.push({ key: asBuffer(m.key), value: asBuffer(m.value) });
+      bytes += size;
+    }
+  }
+  if (bytes > 0) yield chunk;
 }
 
 function asBuffer(b: Uint8Array): Buffer {

@@ -4,10 +4,13 @@
  * and the embedded log) with every field intact, keyed by service.name, plain
  * logs and events on their own topics.
  */
+
+import { create, toBinary } from "@bufbuild/protobuf";
 import type { ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { embeddedLogPath } from "../../log/create-log.js";
 import type { StoredMessage } from "../../log/log.js";
+import { ExportLogsServiceRequestSchema } from "../../proto/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js";
 import type { LogRecord } from "../../proto/gen/opentelemetry/proto/logs/v1/logs_pb.js";
 import { SourceProtocol } from "../../proto/gen/sluice/log/v1/envelope_pb.js";
 import { startGateway, type TestGateway } from "../support/gateway.js";
@@ -179,5 +182,46 @@ describe("SDK exporters → gateway → Kafka", () => {
       partitions.set(id, (partitions.get(id) ?? new Set()).add(m.partition));
     }
     for (const [id, set] of partitions) expect(set.size, id).toBe(1);
+  });
+
+  it("takes a request larger than one Kafka message, and refuses a single ResourceLogs over the limit with 413", async () => {
+    const body = (service: string, resources: number, records: number) =>
+      Buffer.from(
+        toBinary(
+          ExportLogsServiceRequestSchema,
+          create(ExportLogsServiceRequestSchema, {
+            resourceLogs: Array.from({ length: resources }, () => ({
+              resource: {
+                attributes: [
+                  { key: "service.name", value: { value: { case: "stringValue" as const, value: service } } },
+                ],
+              },
+              scopeLogs: [
+                {
+                  logRecords: Array.from({ length: records }, (_, i) => ({
+                    body: { value: { case: "stringValue" as const, value: `${i} ${"x".repeat(1000)}` } },
+                  })),
+                },
+              ],
+            })),
+          }),
+        ),
+      );
+    const post = (b: Buffer) =>
+      fetch(`${gw.http}/v1/logs`, {
+        method: "POST",
+        body: b,
+        headers: { "content-type": "application/x-protobuf" },
+      });
+    // 30 resources of ~100 KB for one key: about 3 MB for one partition, over the broker's 1 MiB.
+    const big = await post(body("big-request", 30, 100));
+    expect(big.status).toBe(200);
+    const stored = (await readKafka(inject("kafkaBootstrap"), topics.logs)).filter(
+      (m) => Buffer.from(m.key).toString() === "big-request",
+    );
+    expect(stored).toHaveLength(30);
+    const tooBig = await post(body("too-big", 1, 1200));
+    expect(tooBig.status).toBe(413);
+    expect(await post(body("after", 1, 1))).toMatchObject({ status: 200 });
   });
 });
