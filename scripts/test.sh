@@ -16,4 +16,15 @@ npx tsc -p tsconfig.json --noEmit
 echo "== build"
 npm run build --silent
 echo "== tests"
-npx vitest run "$@"
+mkdir -p .cache
+results=.cache/vitest-results.json
+status=0
+rm -f "$results"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+# One plain closing line, the same for every runner that reads test output.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$results" || true
+exit "$status"
