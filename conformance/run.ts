@@ -49,7 +49,8 @@ export function formatResults(results: Result[]): string {
     line(header),
     ...rows.map(line),
     "",
-    `${counts.pass} passed, ${counts.fail} failed, ${counts["n/a"]} not applicable`,
+    // Worded apart from test-runner summaries, so a log reader never takes it for one.
+    `conformance checks: ${counts.pass} pass, ${counts.fail} fail, ${counts["n/a"]} n/a`,
   ].join("\n");
 }
 
