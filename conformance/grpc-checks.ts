@@ -3,13 +3,13 @@ import { type GrpcAnswer, type GrpcClient, grpcClient, statusDetailsBin } from "
 import {
   decodeResponse,
   decodeStatus,
-  describePartial,
   GRPC_RETRYABLE,
   grpcName,
   partialUnset,
   protoRequest,
   protoRequestOfSize,
   rejectsNothing,
+  rejectsOneRecord,
   retryDelayMs,
   SHORT_TRACE_ID,
   undecodableProtobuf,
@@ -217,17 +217,8 @@ export function grpcPartialSuccess(ctx: GrpcContext): Promise<Result> {
         return fail(check, `OK, but the response does not decode: ${errorText(err)}`);
       }
       const partial = response.partialSuccess;
-      if (!partial)
-        return fail(
-          check,
-          "expected partial_success with 1 rejected record or INVALID_ARGUMENT, received OK with none",
-        );
-      if (partial.rejectedLogRecords !== 1n || partial.errorMessage === "")
-        return fail(
-          check,
-          `expected rejected_log_records=1 and an error_message, received ${describePartial(partial)}`,
-        );
-      return pass(check, `partial success: ${describePartial(partial)}`);
+      const judged = rejectsOneRecord(partial, "INVALID_ARGUMENT", "OK with none");
+      return judged.ok ? pass(check, judged.text) : fail(check, judged.text);
     }),
   );
 }

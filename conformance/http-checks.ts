@@ -3,13 +3,13 @@ import { gzipSync } from "node:zlib";
 import {
   decodeResponse,
   decodeStatus,
-  describePartial,
   HTTP_RETRYABLE,
   jsonRequest,
   partialUnset,
   protoRequest,
   protoRequestOfSize,
   rejectsNothing,
+  rejectsOneRecord,
   SHORT_TRACE_ID,
   undecodableProtobuf,
 } from "./messages.js";
@@ -376,14 +376,8 @@ export function httpPartialSuccess(ctx: HttpContext): Promise<Result> {
       return fail(check, `200 but the body does not decode: ${errorText(err)}`);
     }
     const partial = response.partialSuccess;
-    if (!partial)
-      return fail(check, "expected partial_success with 1 rejected record or 400, received 200 with none");
-    if (partial.rejectedLogRecords !== 1n || partial.errorMessage === "")
-      return fail(
-        check,
-        `expected rejected_log_records=1 and an error_message, received ${describePartial(partial)}`,
-      );
-    return pass(check, `partial success: ${describePartial(partial)}`);
+    const judged = rejectsOneRecord(partial, "400", "200 with none");
+    return judged.ok ? pass(check, judged.text) : fail(check, judged.text);
   });
 }
 

@@ -120,6 +120,29 @@ export function rejectsNothing(partial: Partial): { ok: boolean; text: string } 
 }
 
 /**
+ * The answer to one record with a bad trace_id, when the endpoint accepted the
+ * request: partial_success must reject exactly that record and say why.
+ * `alternative` names the other answer the check allows, `none` what came back.
+ */
+export function rejectsOneRecord(
+  partial: Partial,
+  alternative: string,
+  none: string,
+): { ok: boolean; text: string } {
+  if (!partial)
+    return {
+      ok: false,
+      text: `expected partial_success with 1 rejected record or ${alternative}, received ${none}`,
+    };
+  if (partial.rejectedLogRecords !== 1n || partial.errorMessage === "")
+    return {
+      ok: false,
+      text: `expected rejected_log_records=1 and an error_message, received ${describePartial(partial)}`,
+    };
+  return { ok: true, text: `partial success: ${describePartial(partial)}` };
+}
+
+/**
  * A full success leaves partial_success unset; the one exception is a warning,
  * which rejects nothing and carries an error_message.
  */
