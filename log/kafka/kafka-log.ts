@@ -1,18 +1,19 @@
 /**
- * The Kafka backend of the log: an idempotent kafkajs producer writing with
+ * The Kafka backend of the log: an idempotent producer writing with
  * acks=all, fed by a group-commit queue. An append resolves only after the
- * broker confirmed every message in its batch.
+ * brokers confirmed every message in its batch.
  *
  * When Kafka fails, the backend turns unhealthy: appends are refused at once
- * (the gateway answers 503 / UNAVAILABLE), the producer is discarded, and a
- * background loop reconnects with a fresh producer. A fresh producer gets a
- * new producer id, so sequence numbers from before the outage never clash.
+ * (the gateway answers 503 / UNAVAILABLE), the producer drops its identity,
+ * and a background loop reconnects. Reconnecting gets a new producer id, so
+ * sequence numbers from before the outage never clash.
  */
-import { type Admin, CompressionTypes, Kafka, logLevel, type Producer } from "kafkajs";
+import { type Admin, Kafka, logLevel } from "kafkajs";
 import { ErrorCode, SluiceError } from "../../core/errors.js";
 import { type Logger, silentLogger } from "../../core/logging/logger.js";
 import { GroupCommitQueue, type PendingAppend } from "../group-commit-queue.js";
 import type { LogMessage, LogWriter } from "../log.js";
+import { IdempotentProducer } from "./producer/idempotent-producer.js";
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -38,7 +39,7 @@ export class KafkaLog implements LogWriter {
   private readonly kafka: Kafka;
   private readonly queue: GroupCommitQueue;
   private readonly logger: Logger;
-  private producer: Producer | undefined;
+  private readonly producer: IdempotentProducer;
   private healthy = false;
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -63,6 +64,23 @@ export class KafkaLog implements LogWriter {
       // to the client fast, not a request parked for tens of seconds.
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
     });
+    this.producer = new IdempotentProducer({
+      brokers: options.brokers,
+      clientId: options.clientId,
+      connectionTimeoutMs: options.connectionTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+      maxBatchBytes: options.maxBatchBytes,
+      compression: options.compression,
+    });
+    // A connection that drops between appends may mean the broker is gone: find out now,
+    // so readiness and early refusals reflect it before the next request waits on it.
+    this.producer.onIdleConnectionLost = () => {
+      if (this.stopped || !this.healthy) return;
+      this.producer.probe().catch((err: Error) => {
+        this.logger.warn({ err: err.message }, "kafka unreachable after a dropped connection");
+        this.markUnhealthy();
+      });
+    };
     this.queue = new GroupCommitQueue((batch) => this.send(batch), options.maxBatchBytes);
   }
 
@@ -101,24 +119,12 @@ export class KafkaLog implements LogWriter {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     this.healthy = false;
-    const producer = this.producer;
-    this.producer = undefined;
-    await producer?.disconnect().catch(() => {});
+    this.producer.close();
   }
 
   private async connect(): Promise<void> {
     if (this.options.createTopics) await this.ensureTopics();
-    const producer = this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
-    await producer.connect();
-    producer.on(producer.events.DISCONNECT, () => {
-      if (this.producer === producer && !this.stopped) this.markUnhealthy();
-    });
-    this.producer = producer;
+    await this.producer.connect(this.options.topics);
     this.setHealthy(true);
     this.reconnectDelay = RECONNECT_MIN_MS;
   }
@@ -146,23 +152,19 @@ export class KafkaLog implements LogWriter {
   }
 
   private async send(batch: PendingAppend[]): Promise<void> {
-    const producer = this.producer;
-    if (!producer || !this.healthy) throw unavailable("kafka is unavailable");
+    if (!this.healthy || !this.producer.connected) throw unavailable("kafka is unavailable");
+    const byTopic = new Map<string, LogMessage[]>();
+    for (const p of batch) {
+      const list = byTopic.get(p.topic);
+      if (list) for (const m of p.messages) list.push(m);
+      else byTopic.set(p.topic, [...p.messages]);
+    }
     try {
-      // One produce request per chunk of at most maxBatchBytes, in order: a broker refuses a
-      // partition's record batch over its message.max.bytes, and one large request can hold
-      // many envelopes for the same key.
-      for (const chunk of chunkByBytes(batch, this.options.maxBatchBytes)) {
-        await producer.sendBatch({
-          acks: -1,
-          timeout: this.options.requestTimeoutMs,
-          compression: this.options.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
-          topicMessages: [...chunk].map(([topic, messages]) => ({ topic, messages })),
-        });
-      }
+      await this.producer.send(byTopic);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, "kafka append failed");
-      if (this.producer === producer) this.markUnhealthy();
+      this.markUnhealthy();
+      if (err instanceof SluiceError) throw err;
       throw unavailable(`kafka append failed: ${(err as Error).message}`, err);
     }
   }
@@ -171,9 +173,7 @@ export class KafkaLog implements LogWriter {
     if (this.stopped) return;
     const wasHealthy = this.healthy;
     this.setHealthy(false);
-    const producer = this.producer;
-    this.producer = undefined;
-    if (producer) void producer.disconnect().catch(() => {});
+    this.producer.close();
     this.queue.failPending(unavailable("kafka is unavailable"));
     if (wasHealthy || this.reconnectTimer === undefined) this.scheduleReconnect();
   }
@@ -204,34 +204,4 @@ export class KafkaLog implements LogWriter {
 
 function unavailable(message: string, cause?: unknown): SluiceError {
   return new SluiceError(ErrorCode.LOG_UNAVAILABLE, message, { retryable: true, retryAfterMs: 1000, cause });
-}
-
-type KafkaMessage = { key: Buffer; value: Buffer };
-
-/** Splits the appends into produce-sized chunks, keeping message order per topic. */
-function* chunkByBytes(batch: PendingAppend[], maxBytes: number): Generator<Map<string, KafkaMessage[]>> {
-  let chunk = new Map<string, KafkaMessage[]>();
-  let bytes = 0;
-  for (const p of batch) {
-    for (const m of p.messages) {
-      const size = m.key.length + m.value.length;
-      if (bytes > 0 && bytes + size > maxBytes) {
-        yield chunk;
-        chunk = new Map();
-        bytes = 0;
-      }
-      let list = chunk.get(p.topic);
-      if (!list) {
-        list = [];
-        chunk.set(p.topic, list);
-      }
-      list.push({ key: asBuffer(m.key), value: asBuffer(m.value) });
-      bytes += size;
-    }
-  }
-  if (bytes > 0) yield chunk;
-}
-
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }

@@ -1,0 +1,70 @@
+/** The Kafka protocol error codes a producer meets, by number. */
+export const KafkaErrorCode = {
+  NONE: 0,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  LEADER_NOT_AVAILABLE: 5,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  MESSAGE_TOO_LARGE: 10,
+  COORDINATOR_LOAD_IN_PROGRESS: 14,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  NOT_ENOUGH_REPLICAS: 19,
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+  DUPLICATE_SEQUENCE_NUMBER: 46,
+  CONCURRENT_TRANSACTIONS: 51,
+  KAFKA_STORAGE_ERROR: 56,
+  FENCED_LEADER_EPOCH: 74,
+} as const;
+
+const NAMES: Record<number, string> = {
+  [-1]: "UNKNOWN_SERVER_ERROR",
+  1: "OFFSET_OUT_OF_RANGE",
+  2: "CORRUPT_MESSAGE",
+  3: "UNKNOWN_TOPIC_OR_PARTITION",
+  5: "LEADER_NOT_AVAILABLE",
+  6: "NOT_LEADER_OR_FOLLOWER",
+  7: "REQUEST_TIMED_OUT",
+  10: "MESSAGE_TOO_LARGE",
+  13: "NETWORK_EXCEPTION",
+  14: "COORDINATOR_LOAD_IN_PROGRESS",
+  15: "COORDINATOR_NOT_AVAILABLE",
+  17: "INVALID_TOPIC_EXCEPTION",
+  18: "RECORD_LIST_TOO_LARGE",
+  19: "NOT_ENOUGH_REPLICAS",
+  20: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+  21: "INVALID_REQUIRED_ACKS",
+  29: "TOPIC_AUTHORIZATION_FAILED",
+  31: "CLUSTER_AUTHORIZATION_FAILED",
+  32: "INVALID_TIMESTAMP",
+  35: "UNSUPPORTED_VERSION",
+  45: "OUT_OF_ORDER_SEQUENCE_NUMBER",
+  46: "DUPLICATE_SEQUENCE_NUMBER",
+  47: "INVALID_PRODUCER_EPOCH",
+  51: "CONCURRENT_TRANSACTIONS",
+  56: "KAFKA_STORAGE_ERROR",
+  59: "UNKNOWN_PRODUCER_ID",
+  74: "FENCED_LEADER_EPOCH",
+  87: "INVALID_RECORD",
+};
+
+export function kafkaErrorName(code: number): string {
+  return NAMES[code] ?? `KAFKA_ERROR_${code}`;
+}
+
+/**
+ * Errors after which the broker certainly did not append the batch and a
+ * resend with the same producer id and sequence is right: the leader moved
+ * or was briefly short of replicas.
+ */
+const RESEND_AFTER_METADATA = new Set<number>([
+  KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+  KafkaErrorCode.LEADER_NOT_AVAILABLE,
+  KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
+  KafkaErrorCode.NOT_ENOUGH_REPLICAS,
+  KafkaErrorCode.FENCED_LEADER_EPOCH,
+  KafkaErrorCode.KAFKA_STORAGE_ERROR,
+]);
+
+export function isResendable(code: number): boolean {
+  return RESEND_AFTER_METADATA.has(code);
+}
