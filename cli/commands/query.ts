@@ -6,7 +6,6 @@
  */
 import { join } from "node:path";
 import type { Config } from "../../core/config/load-config.js";
-import { queryWarehouseFile } from "../../exporters/duckdb_warehouse/index.js";
 import { searchRecords } from "../../exporters/sqlite_search/index.js";
 import { parseEndpoint } from "../../gateway/listen.js";
 
@@ -47,6 +46,8 @@ export async function runSql(config: Config, sql: string): Promise<SqlResult> {
   }).catch(() => undefined);
   if (res?.ok) return (await res.json()) as SqlResult;
   if (res && res.status !== 404) throw new Error(((await res.json()) as { error: string }).error);
+  // DuckDB is loaded only for this fallback: every other command, the gateway included, goes without it.
+  const { queryWarehouseFile } = await import("../../exporters/duckdb_warehouse/query.js");
   return queryWarehouseFile(warehousePath(config), sql);
 }
 

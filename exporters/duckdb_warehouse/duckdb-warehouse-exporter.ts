@@ -19,7 +19,6 @@ import {
   timestampNanosValue,
   timestampValue,
 } from "@duckdb/node-api";
-import { z } from "zod";
 import { ErrorCode, SluiceError } from "../../core/errors.js";
 import type {
   ComponentDeps,
@@ -31,6 +30,7 @@ import type {
 import type { PipelineRecord } from "../../core/pipeline/record.js";
 import { sinkShuttingDown, sinkUnavailable } from "../common/codes.js";
 import { otelLogsTimestampNanos, toOtelLogsRows } from "../common/otel-logs-columns.js";
+import { type DuckdbWarehouseConfig, defaultWarehousePath, duckdbWarehouseConfigSchema } from "./config.js";
 import {
   INSTANCE_OPTIONS,
   type QueryOptions,
@@ -49,16 +49,7 @@ import {
   TABLE,
 } from "./schema.js";
 
-export const duckdbWarehouseConfigSchema = z.strictObject({
-  /** DuckDB file; default <data_dir>/warehouse/warehouse.duckdb. */
-  path: z.string().min(1).optional(),
-});
-
-export type DuckdbWarehouseConfig = z.output<typeof duckdbWarehouseConfigSchema>;
-
-export function defaultWarehousePath(dataDir: string): string {
-  return join(dataDir, "warehouse", "warehouse.duckdb");
-}
+export { type DuckdbWarehouseConfig, defaultWarehousePath, duckdbWarehouseConfigSchema } from "./config.js";
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
 const CHUNK_ROWS = 2048;

@@ -8,7 +8,6 @@
  * and a background loop reconnects. Reconnecting gets a new producer id, so
  * sequence numbers from before the outage never clash.
  */
-import { type Admin, Kafka, logLevel } from "kafkajs";
 import { ErrorCode, SluiceError } from "../../core/errors.js";
 import { type Logger, silentLogger } from "../../core/logging/logger.js";
 import { GroupCommitQueue, type PendingAppend } from "../group-commit-queue.js";
@@ -36,7 +35,6 @@ const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5000;
 
 export class KafkaLog implements LogWriter {
-  private readonly kafka: Kafka;
   private readonly queue: GroupCommitQueue;
   private readonly logger: Logger;
   private readonly producer: IdempotentProducer;
@@ -47,23 +45,6 @@ export class KafkaLog implements LogWriter {
 
   constructor(private readonly options: KafkaLogOptions) {
     this.logger = options.logger ?? silentLogger;
-    const log = this.logger;
-    this.kafka = new Kafka({
-      clientId: options.clientId,
-      brokers: options.brokers,
-      connectionTimeout: options.connectionTimeoutMs,
-      requestTimeout: options.requestTimeoutMs,
-      logLevel: logLevel.ERROR,
-      logCreator:
-        () =>
-        ({ level, log: entry }) => {
-          const { message, ...rest } = entry;
-          if (level <= logLevel.ERROR) log.warn({ kafka: rest }, `kafka: ${message}`);
-        },
-      // Few, quick retries: a down broker should become a retryable refusal
-      // to the client fast, not a request parked for tens of seconds.
-      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
     this.producer = new IdempotentProducer({
       brokers: options.brokers,
       clientId: options.clientId,
@@ -130,7 +111,26 @@ export class KafkaLog implements LogWriter {
   }
 
   private async ensureTopics(): Promise<void> {
-    const admin: Admin = this.kafka.admin();
+    // The general-purpose client is needed only here, so a gateway loads it only when it creates topics.
+    const { Kafka, logLevel } = await import("kafkajs");
+    const log = this.logger;
+    const kafka = new Kafka({
+      clientId: this.options.clientId,
+      brokers: this.options.brokers,
+      connectionTimeout: this.options.connectionTimeoutMs,
+      requestTimeout: this.options.requestTimeoutMs,
+      logLevel: logLevel.ERROR,
+      logCreator:
+        () =>
+        ({ level, log: entry }) => {
+          const { message, ...rest } = entry;
+          if (level <= logLevel.ERROR) log.warn({ kafka: rest }, `kafka: ${message}`);
+        },
+      // Few, quick retries: a down broker should become a retryable refusal
+      // to the client fast, not a request parked for tens of seconds.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    const admin = kafka.admin();
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
