@@ -4,8 +4,10 @@
 // through an idempotent producer, each server pinned to the same CPU set.
 // Reports throughput, ack latency, CPU seconds per million records and peak
 // RSS per target, and the ratio sluice / Collector. Needs `npm run build`.
+// sluice runs one gateway worker process per CPU of its set (--sluice-workers);
+// CPU time and peak RSS are then summed over the primary and its workers.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
@@ -39,6 +41,7 @@ const USAGE = `usage: npm run bench:ingest -- [options]
   --kafka-cpus SET     taskset CPU list for the Kafka broker (default 0; "" leaves it unpinned)
   --sluice-max-batch-bytes SIZE
                        log.kafka.max_batch_bytes for sluice (default: the gateway's own, 16MiB)
+  --sluice-workers N   gateway.workers for sluice (default: the number of CPUs in --server-cpus)
   --profile DIR        run sluice with --cpu-prof, writing .cpuprofile files to DIR
   --json FILE          also write all results as JSON to FILE`;
 
@@ -60,6 +63,7 @@ function options(argv) {
       "load-cpus": { type: "string", default: "0" },
       "kafka-cpus": { type: "string", default: "0" },
       "sluice-max-batch-bytes": { type: "string" },
+      "sluice-workers": { type: "string" },
       profile: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", default: false },
@@ -83,6 +87,8 @@ function options(argv) {
         throw new Error(`--${k}: CPU ${c} does not exist (${cpus} CPUs)`);
     }
   }
+  // Workers share the server's CPU set (children inherit taskset's affinity): one per CPU keeps every core busy.
+  const serverCpuCount = values["server-cpus"] ? cpuCount(values["server-cpus"]) : cpus;
   return {
     help: values.help,
     targets,
@@ -99,6 +105,7 @@ function options(argv) {
     loadCpus: values["load-cpus"],
     kafkaCpus: values["kafka-cpus"],
     sluiceMaxBatchBytes: values["sluice-max-batch-bytes"],
+    sluiceWorkers: values["sluice-workers"] === undefined ? serverCpuCount : num("sluice-workers", 1024),
     profile: values.profile ? resolve(values.profile) : undefined,
     json: values.json,
   };
@@ -106,16 +113,54 @@ function options(argv) {
 
 const log = (line) => process.stderr.write(`[bench] ${line}\n`);
 
-/** utime+stime of one process in seconds; threads included, children not (neither server forks). */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+/** CPUs in a taskset list such as "1", "0-3" or "0,2-3". */
+function cpuCount(list) {
+  let n = 0;
+  for (const part of list.split(",").filter(Boolean)) {
+    const [from, to] = part.split("-").map(Number);
+    n += to === undefined ? 1 : to - from + 1;
+  }
+  return n;
 }
 
+function statFields(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** The server and the processes it forked (sluice's gateway workers; the Collector forks none). */
+function serverPids(pid) {
+  const pids = [pid];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (Number(statFields(name)[1]) === pid) pids.push(Number(name));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return pids;
+}
+
+/** utime+stime in seconds of the server and its live children, threads included. */
+function cpuSeconds(pid) {
+  let ticks = 0;
+  for (const p of serverPids(pid)) {
+    const fields = statFields(p);
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLK_TCK;
+}
+
+/** A /proc/<pid>/status field in KiB, summed over the server and its live children. */
 function statusKiB(pid, field) {
-  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-  return m ? Number(m[1]) : Number.NaN;
+  let sum = 0;
+  for (const p of serverPids(pid)) {
+    const m = readFileSync(`/proc/${p}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+    if (!m) return Number.NaN;
+    sum += Number(m[1]);
+  }
+  return sum;
 }
 
 function portOpen(port) {
@@ -229,6 +274,7 @@ async function startSluice(dir, brokers, opts) {
       `    partitions: ${opts.partitions}`,
       "    compression: none",
       ...(opts.sluiceMaxBatchBytes ? [`    max_batch_bytes: ${opts.sluiceMaxBatchBytes}`] : []),
+      `gateway: { workers: ${opts.sluiceWorkers} }`,
       `admin: { endpoint: "${HOST}:${admin}" }`,
       "telemetry: { log_level: warn }",
       "",
@@ -333,7 +379,8 @@ async function measure(opts, name, start, topics, admin, protocol, dir) {
   try {
     const target = `http://${HOST}:${protocol === "grpc" ? server.grpc : server.http}`;
     log(
-      `${name} ${protocol}: warm-up ${opts.warmup} s (pid ${server.child.pid}, CPUs ${opts.serverCpus || "all"})`,
+      `${name} ${protocol}: warm-up ${opts.warmup} s (pid ${server.child.pid}, CPUs ${opts.serverCpus || "all"}` +
+        `${name === "sluice" ? `, ${opts.sluiceWorkers} gateway workers` : ""})`,
     );
     await runLoad(opts, target, protocol, opts.warmup);
     const msgs0 = (await Promise.all(topics.map((t) => topicMessages(admin, t)))).reduce((a, b) => a + b, 0);
@@ -482,6 +529,7 @@ async function main() {
   const header =
     `load: ${opts.records} records/request, ${opts.recordSize} B bodies, concurrency ${opts.concurrency}, ${opts.keys} keys, ` +
     `${opts.warmup} s warm-up + ${opts.duration} s measured; server CPUs ${opts.serverCpus || "all"}, ` +
+    `sluice gateway workers ${opts.sluiceWorkers}, ` +
     `load CPUs ${opts.loadCpus || "all"}, Kafka CPUs ${opts.kafkaCpus || "all"}, ${opts.partitions} partitions`;
   process.stdout.write(
     `${header}\n\n${table(results)}\n\nsluice / Collector\n${ratios(results, opts.protocols)}\n`,

@@ -9,12 +9,11 @@
  *   conformance      check any OTLP logs endpoint against the protocol
  */
 import { Command, Option } from "commander";
-import { buildConfig, type Config, loadConfigFile } from "../core/config/load-config.js";
+import type { Config } from "../core/config/load-config.js";
 import { parseDuration } from "../core/config/units.js";
 import { isSluiceError } from "../core/errors.js";
 import { createLogger } from "../core/logging/logger.js";
-import { registry } from "../service/components.js";
-import { DEFAULT_CONFIG_DOC } from "../service/default-config.js";
+import { configFromSource, readConfigSource } from "../service/config-source.js";
 import { type Role, startService } from "../service/service.js";
 import { type ConformanceCliOptions, conformanceCommand } from "./commands/conformance.js";
 import { collectLag, formatLag } from "./commands/lag.js";
@@ -26,16 +25,19 @@ interface CommonOptions {
 }
 
 function readConfig(opts: CommonOptions): Config {
-  return opts.config
-    ? loadConfigFile(opts.config, { dataDir: opts.dataDir, registry })
-    : buildConfig(DEFAULT_CONFIG_DOC, { dataDir: opts.dataDir, registry });
+  return configFromSource(readConfigSource(opts));
 }
 
 async function run(roles: Role[], opts: CommonOptions): Promise<void> {
-  const config = readConfig(opts);
+  const source = readConfigSource(opts);
+  const config = configFromSource(source);
   const logger = createLogger(config.telemetry.log_level);
   process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection"));
-  const service = await startService(config, roles, logger);
+  // Workers get the primary's resolved data directory, so a relative --data-dir means the same to all.
+  const service = await startService(config, roles, logger, {
+    configSource: { ...source, dataDir: config.dataDir },
+  });
+  const workerPids = service.workerPids();
   logger.info(
     {
       roles,
@@ -43,6 +45,7 @@ async function run(roles: Role[], opts: CommonOptions): Promise<void> {
       dataDir: config.dataDir,
       endpoints: service.endpoints,
       admin: service.adminAddress,
+      ...(workerPids.length ? { gatewayWorkers: workerPids } : {}),
     },
     "sluice started",
   );

@@ -1,6 +1,8 @@
 /**
  * The gateway's own Prometheus metrics. One registry per process, so tests
- * that start several gateways in one process don't share counters.
+ * that start several gateways in one process don't share counters. With
+ * gateway workers, the primary serves every process's registry merged by
+ * each metric's aggregator (a sum unless the metric says otherwise).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
@@ -53,6 +55,8 @@ export class Metrics {
     name: "sluice_log_healthy",
     help: "1 while the log backend takes appends, 0 while it is failing.",
     labelNames: ["backend"] as const,
+    // Summed over gateway worker processes this would count writers; 1 means every writer takes appends.
+    aggregator: "min",
     registers: [this.registry],
   });
 

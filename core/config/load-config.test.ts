@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildConfig, type Config, loadConfigFile, parseConfigText } from "./load-config.js";
+import { buildConfig, type Config, gatewayWorkers, loadConfigFile, parseConfigText } from "./load-config.js";
 import { parseDuration, parseSize } from "./units.js";
 
 /** The OTLP protocols of the i-th active receiver, failing the test if it is not an OTLP receiver. */
@@ -114,6 +114,57 @@ describe("config errors name the path and the allowed values", () => {
   });
   it("invalid YAML", () => {
     expect(fails("receivers: [")).toMatch(/invalid YAML/);
+  });
+});
+
+describe("gateway.workers", () => {
+  const kafka = { backend: "kafka" };
+  const fails = (doc: unknown) => {
+    try {
+      buildConfig(doc);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error("expected the config to be refused");
+  };
+
+  it("defaults to one worker: the gateway runs in the main process", () => {
+    const c = buildConfig({});
+    expect(c.gateway.workers).toBe(1);
+    expect(gatewayWorkers(c, 8)).toBe(1);
+  });
+
+  it("takes a number of workers with the Kafka log", () => {
+    const c = buildConfig({ log: kafka, gateway: { workers: 4 } });
+    expect(c.gateway.workers).toBe(4);
+    expect(gatewayWorkers(c, 2)).toBe(4);
+  });
+
+  it('"auto" is one worker per CPU with Kafka, and one with the embedded log', () => {
+    expect(gatewayWorkers(buildConfig({ log: kafka, gateway: { workers: "auto" } }), 6)).toBe(6);
+    expect(gatewayWorkers(buildConfig({ gateway: { workers: "auto" } }), 6)).toBe(1);
+  });
+
+  it("accepts a number from the environment", () => {
+    const c = parseConfigText("log: { backend: kafka }\ngateway:\n  workers: ${env:WORKERS}", {
+      env: { WORKERS: "3" },
+    });
+    expect(c.gateway.workers).toBe(3);
+  });
+
+  it("refuses more than one worker with the embedded log, naming the path", () => {
+    expect(fails({ gateway: { workers: 2 } })).toMatch(
+      /invalid configuration:\n {2}- gateway\.workers: 2 worker processes need log\.backend: kafka; the embedded log \(SQLite\) has one writer/,
+    );
+    expect(fails({ log: { backend: "embedded" }, gateway: { workers: 3 } })).toMatch(/gateway\.workers: 3 /);
+  });
+
+  it("refuses anything but a whole number of at least 1 or auto", () => {
+    for (const workers of [0, -1, 1.5, "many", "4", null, true]) {
+      expect(fails({ log: kafka, gateway: { workers } })).toMatch(
+        /gateway\.workers: expected a whole number of at least 1, or "auto"/,
+      );
+    }
   });
 });
 

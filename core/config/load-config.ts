@@ -4,6 +4,7 @@
  * so a bad file fails fast instead of surfacing after traffic arrives.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -168,6 +169,13 @@ export function buildConfig(doc: unknown, options: LoadOptions = {}): Config {
     }
   }
 
+  const workers = raw.gateway.workers;
+  if (typeof workers === "number" && workers > 1 && raw.log.backend === "embedded") {
+    problems.push(
+      `gateway.workers: ${workers} worker processes need log.backend: kafka; the embedded log (SQLite) has one writer, so with it workers must be 1 (or "auto", which then means 1)`,
+    );
+  }
+
   const registry = options.registry ?? EMPTY_REGISTRY;
   const processorInstances = new Map<string, ProcessorInstance>();
   for (const [name, value] of Object.entries(raw.processors)) {
@@ -225,6 +233,20 @@ export function buildConfig(doc: unknown, options: LoadOptions = {}): Config {
   const dataDirText = options.dataDir ?? raw.data_dir;
   const dataDir = isAbsolute(dataDirText) ? dataDirText : resolve(base, dataDirText);
   return { ...raw, dataDir, activeReceivers, processorInstances, exporterInstances };
+}
+
+/**
+ * How many processes run the gateway's receivers. "auto" means one per CPU
+ * the process may use, but only with Kafka: the embedded log has a single
+ * writer, so it always gets one.
+ */
+export function gatewayWorkers(
+  config: Pick<RawConfig, "gateway" | "log">,
+  cpus: number = availableParallelism(),
+): number {
+  const { workers } = config.gateway;
+  if (workers !== "auto") return workers;
+  return config.log.backend === "kafka" ? Math.max(1, cpus) : 1;
 }
 
 function list(names: string[]): string {

@@ -167,8 +167,17 @@ const log = z
   })
   .prefault({});
 
+const workersError = 'expected a whole number of at least 1, or "auto"';
+
 const gateway = z
   .strictObject({
+    // Each worker is a process with its own event loop and log writer; "auto" is resolved at start-up
+    // (see gatewayWorkers), because it depends on the machine and on the log backend.
+    workers: z
+      .union([z.number().int({ error: workersError }).min(1, { error: workersError }), z.literal("auto")], {
+        error: workersError,
+      })
+      .default(1),
     max_inflight_bytes: size("max_inflight_bytes").prefault("256MiB"),
     append_timeout: duration("append_timeout").prefault("10s"),
     retry_after: duration("retry_after").prefault("1s"),

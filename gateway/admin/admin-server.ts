@@ -5,12 +5,17 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "../../core/logging/logger.js";
-import type { Metrics } from "../../core/metrics.js";
 import { parseEndpoint } from "../listen.js";
 
 export interface ReadinessCheck {
   name: string;
   ready: () => boolean;
+}
+
+/** What /metrics serves: a prom-client registry, or the merged registries of several processes. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
 }
 
 export class AdminServer {
@@ -19,7 +24,7 @@ export class AdminServer {
 
   constructor(
     private readonly endpoint: string,
-    metrics: Metrics,
+    metrics: MetricsSource,
     private readonly checks: ReadinessCheck[],
     private readonly logger: Logger,
   ) {
@@ -31,8 +36,8 @@ export class AdminServer {
       return failing.length ? { status: "not ready", failing } : { status: "ready" };
     });
     this.app.get("/metrics", async (_req, reply) => {
-      reply.type(metrics.registry.contentType);
-      return metrics.registry.metrics();
+      reply.type(metrics.contentType);
+      return metrics.metrics();
     });
   }
 

@@ -154,7 +154,10 @@ export class ForwardReceiver {
     try {
       await new Promise<void>((resolve, reject) => {
         udp.once("error", reject);
-        udp.bind({ address: host, port, exclusive: true }, () => {
+        // In gateway workers, a non-exclusive bind is made once by the cluster primary and the one socket is
+        // shared: every worker can read a heartbeat and answer from the same port. An exclusive bind would
+        // fail in every worker but the first. Outside a cluster the flag changes nothing.
+        udp.bind({ address: host, port, exclusive: false }, () => {
           udp.off("error", reject);
           resolve();
         });

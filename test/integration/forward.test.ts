@@ -393,7 +393,7 @@ describe("Forward receiver while the log is unavailable", () => {
   });
 
   it("sends no ack and closes the connection so the client resends", async () => {
-    expect(gw.service.log.isHealthy()).toBe(false);
+    expect(gw.service.log?.isHealthy()).toBe(false);
     const conn = new RawConn(forwardAddress(gw));
     await conn.ready;
     conn.write(encode(["x", 1700000000, { log: "not durable" }, { chunk: "nd-1" }]));
