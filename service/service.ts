@@ -9,7 +9,6 @@
  * and readiness) and the processor role stay here.
  */
 
-import { buildRunners } from "../consumer/build-runners.js";
 import type { PartitionLag } from "../consumer/log-source.js";
 import type { SinkRunner } from "../consumer/sink-runner.js";
 import { type Config, gatewayWorkers } from "../core/config/load-config.js";
@@ -154,6 +153,8 @@ export async function startService(
     // The processor role always has a log: it is created whenever that role runs.
     if (roles.includes("processor") && log) {
       const deps = { logger, metrics, dataDir: config.dataDir };
+      // Imported here so a gateway-only process never loads the consumers (and kafkajs).
+      const { buildRunners } = await import("../consumer/build-runners.js");
       runners = buildRunners(config, log, deps);
       for (const r of runners) {
         await r.start();

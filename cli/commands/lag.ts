@@ -1,16 +1,17 @@
 /** `sluice lag`: committed position, end and lag of every consumer group the config implies. */
-import { Kafka, logLevel } from "kafkajs";
-import { consumerGroups } from "../../consumer/build-runners.js";
 import { EmbeddedLogSource } from "../../consumer/embedded-source.js";
-import { kafkaGroupLag } from "../../consumer/kafka-source.js";
 import type { PartitionLag } from "../../consumer/log-source.js";
 import type { Config } from "../../core/config/load-config.js";
 import { embeddedLogPath } from "../../log/create-log.js";
 import { EmbeddedLog } from "../../log/embedded/embedded-log.js";
 
 export async function collectLag(config: Config): Promise<PartitionLag[]> {
+  // Imported on use: every other command, the gateway included, runs without the consumers or kafkajs.
+  const { consumerGroups } = await import("../../consumer/build-runners.js");
   const groups = consumerGroups(config);
   if (config.log.backend === "kafka") {
+    const { Kafka, logLevel } = await import("kafkajs");
+    const { kafkaGroupLag } = await import("../../consumer/kafka-source.js");
     const kafka = new Kafka({
       brokers: config.log.kafka.brokers,
       clientId: "sluice-lag",
