@@ -1,0 +1,1 @@
+export { type NopConfig, NopExporter, nopConfigSchema, nopExporterFactory } from "./nop-exporter.js";
