@@ -19,6 +19,7 @@ import { EmbeddedLog } from "../log/embedded/embedded-log.js";
 import { DeadLetterSchema, EnvelopeSchema } from "../proto/gen/sluice/log/v1/envelope_pb.js";
 import { DeadLetterWriter } from "./dead-letter-writer.js";
 import { EmbeddedLogSource } from "./embedded-source.js";
+import { type BatchControl, type BatchHandler, HandlerAborted, type LogSource } from "./log-source.js";
 import { SinkRunner } from "./sink-runner.js";
 
 class ScriptedExporter implements Exporter {
@@ -183,5 +184,70 @@ describe("SinkRunner", () => {
       "logs",
     );
     expect(back[0]?.body).toBe("poison-record");
+  });
+});
+
+/** A source that hands over one batch on demand, so the test holds the control. */
+class HandOverSource implements LogSource {
+  readonly group = "g";
+  handler: BatchHandler | undefined;
+  async start(handler: BatchHandler) {
+    this.handler = handler;
+  }
+  async stop() {}
+  async lag() {
+    return [];
+  }
+}
+
+describe("SinkRunner during a long sink write", () => {
+  async function longWrite(heartbeat: () => Promise<void>) {
+    const exporter = new ScriptedExporter();
+    const slowWrite = exporter.write.bind(exporter);
+    exporter.write = async (b) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return slowWrite(b);
+    };
+    const source = new HandOverSource();
+    const metrics = new Metrics({ processMetrics: false });
+    const runner = new SinkRunner({
+      pipeline: "logs",
+      exporter,
+      processors: [],
+      source,
+      deadLetters: { records: async () => {}, undecodable: async () => {} } as unknown as DeadLetterWriter,
+      topicKinds: new Map([["in", "logs"]]),
+      reportsUndecodable: false,
+      retry: { initialIntervalMs: 10, maxIntervalMs: 40 },
+      metrics,
+      logger: silentLogger,
+      heartbeatIntervalMs: 50,
+    });
+    await runner.start();
+    const control: BatchControl = { isActive: () => true, heartbeat };
+    const batch = {
+      topic: "in",
+      partition: 0,
+      messages: [{ topic: "in", partition: 0, offset: 0n, key, value: envelope("a") }],
+    };
+    return { exporter, done: source.handler?.(batch, control) };
+  }
+
+  it("heartbeats the group while the write runs", async () => {
+    let beats = 0;
+    const { exporter, done } = await longWrite(async () => {
+      beats++;
+    });
+    await done;
+    expect(exporter.written).toHaveLength(1);
+    expect(beats).toBeGreaterThanOrEqual(3);
+  });
+
+  it("does not let the batch commit when a heartbeat failed during the write", async () => {
+    const { exporter, done } = await longWrite(async () => {
+      throw new Error("The coordinator is not aware of this member");
+    });
+    await expect(done).rejects.toBeInstanceOf(HandlerAborted);
+    expect(exporter.written).toHaveLength(1);
   });
 });

@@ -19,6 +19,9 @@ import type { PipelineRecord, RecordKind } from "../core/pipeline/record.js";
 import type { DeadLetterWriter } from "./dead-letter-writer.js";
 import { type BatchControl, HandlerAborted, type LogSource, type PartitionBatch } from "./log-source.js";
 
+/** Under the consumer session timeout (10 s by default), as the group protocol expects. */
+const HEARTBEAT_DURING_WRITE_MS = 3000;
+
 export interface RetryPolicy {
   initialIntervalMs: number;
   maxIntervalMs: number;
@@ -37,6 +40,8 @@ export interface SinkRunnerOptions {
   retry: RetryPolicy;
   metrics: Metrics;
   logger: Logger;
+  /** How often a running sink write heartbeats the group; default 3 s. */
+  heartbeatIntervalMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -133,14 +138,39 @@ export class SinkRunner {
     }
   }
 
+  /**
+   * Runs one attempt while heartbeating the group: a sink write can outlast the
+   * session timeout (a slow bulk index, a busy machine), and a member that goes
+   * quiet that long is dropped and its partition replayed by another.
+   */
+  private async heartbeating<T>(control: BatchControl, what: string, fn: () => Promise<T>): Promise<T> {
+    let lost: Error | undefined;
+    const timer = setInterval(() => {
+      control.heartbeat().catch((err: Error) => {
+        lost ??= err;
+      });
+    }, this.o.heartbeatIntervalMs ?? HEARTBEAT_DURING_WRITE_MS);
+    try {
+      return await fn();
+    } finally {
+      clearInterval(timer);
+      // The write landed, but the partition may belong to another member now: do not commit.
+      if (lost) {
+        // biome-ignore lint/correctness/noUnsafeFinally: aborting the commit is the point
+        throw new HandlerAborted(`${this.stage}: lost the partition during ${what}: ${lost.message}`);
+      }
+    }
+  }
+
   /** Runs fn until it succeeds, backing off exponentially; gives up only when the source deactivates. */
   private async retrying<T>(control: BatchControl, what: string, fn: () => Promise<T>): Promise<T> {
     let delay = this.o.retry.initialIntervalMs;
     for (;;) {
       if (!control.isActive()) throw new HandlerAborted(`${this.stage}: stopped before ${what} succeeded`);
       try {
-        return await fn();
+        return await this.heartbeating(control, what, fn);
       } catch (err) {
+        if (err instanceof HandlerAborted) throw err;
         this.o.metrics.exporterRetries.inc({ exporter: this.o.exporter.name });
         this.o.logger.warn(
           { err: (err as Error).message, stage: this.stage, retryInMs: delay },
