@@ -1,8 +1,8 @@
-/** `sluice gateway` and `sluice process` as child processes this suite owns, killed and restarted by pid. */
+/** `sluice gateway` and `sluice process` as child processes a benchmark owns, killed and restarted by pid. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
-import { sleep } from "./load.js";
+import { sleep } from "./otlp-client.js";
 
 export interface RoleOptions {
   name: string;
@@ -11,12 +11,15 @@ export interface RoleOptions {
   admin: string;
   logDir: string;
   log: (line: string) => void;
+  /** Restart after an exit the owner did not cause (default true); either way the exit is recorded. */
+  restartOnExit?: boolean;
 }
 
 /**
- * A sluice role that is expected to be up. An exit that the suite did not
- * cause is counted and answered with a restart, so a crash is reported in
- * the summary rather than stalling the stream until the deadline.
+ * A sluice role that is expected to be up. An exit that the owner did not
+ * cause is counted and (unless restartOnExit is false) answered with a
+ * restart, so a crash is reported in the summary rather than stalling the
+ * stream until the deadline.
  */
 export class Role {
   private proc: ChildProcess | undefined;
@@ -51,8 +54,12 @@ export class Role {
       if (this.proc !== proc || this.intended) return;
       const what = `${this.opts.name} pid ${proc.pid} exited on its own (code ${code}, signal ${signal}); log ${logFile}`;
       this.unplannedExits.push(what);
-      this.opts.log(`${what}; restarting`);
       this.proc = undefined;
+      if (this.opts.restartOnExit === false) {
+        this.opts.log(what);
+        return;
+      }
+      this.opts.log(`${what}; restarting`);
       void this.start().catch((e) => this.opts.log(`restart of ${this.opts.name} failed: ${e}`));
     });
     this.opts.log(`${this.opts.name} started (pid ${proc.pid}), log ${logFile}`);

@@ -1,15 +1,24 @@
 /**
  * The load client: concurrent OTLP/HTTP protobuf exporters that retry the
  * way the OTLP specification asks (429, 502, 503, 504 and connection errors,
- * exponential backoff, Retry-After honoured; 400 is never retried). A record
- * counts as acknowledged only when the request carrying it got a 200.
+ * exponential backoff, Retry-After honoured; 400 is never retried), through
+ * the shared client in bench/common/otlp-client.ts. A record counts as
+ * acknowledged only when the request carrying it got a 200.
  */
+import {
+  exportWithRetry,
+  httpTransport,
+  type RetryPolicy,
+  sleep,
+  type Transport,
+} from "../common/otlp-client.js";
 import { buildRequest } from "./records.js";
 
-const RETRYABLE = new Set([429, 502, 503, 504]);
 const INITIAL_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 15_000;
+
+export { sleep };
 
 export interface LoadOptions {
   run: string;
@@ -21,6 +30,8 @@ export interface LoadOptions {
   minRecords: number;
   /** A request still unacknowledged after this long is given up (its records stay unacknowledged). */
   giveUpAfterMs: number;
+  /** Builds the request for `count` records from `first`; default: the fault suite's records (buildRequest). */
+  build?: (worker: number, first: number, count: number) => Uint8Array;
 }
 
 export interface LoadStats {
@@ -44,8 +55,20 @@ export class LoadClient {
   private readonly capacity: number;
   readonly stats: LoadStats;
   private running: Promise<void>[] = [];
+  private readonly transport: Transport;
+  private readonly policy: RetryPolicy;
 
   constructor(private readonly opts: LoadOptions) {
+    this.transport = httpTransport({
+      endpoint: opts.endpoint,
+      maxSockets: opts.workers,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+    });
+    this.policy = {
+      initialBackoffMs: INITIAL_BACKOFF_MS,
+      maxBackoffMs: MAX_BACKOFF_MS,
+      giveUpAfterMs: opts.giveUpAfterMs,
+    };
     // Room for the records sent while the fault schedule is still running.
     this.capacity = Math.max(opts.minRecords * 4, 1_000_000);
     this.stats = {
@@ -77,6 +100,7 @@ export class LoadClient {
     this.stopWhenDone = true;
     this.paced = false;
     await Promise.all(this.running);
+    this.transport.close();
   }
 
   private count(outcome: string): void {
@@ -95,7 +119,9 @@ export class LoadClient {
         if (wait > 0) await sleep(wait);
       }
       this.stats.sent = Math.max(this.stats.sent, first + this.opts.batchSize);
-      const body = buildRequest(this.opts.run, `faults-${w}`, first, this.opts.batchSize);
+      const body = this.opts.build
+        ? this.opts.build(w, first, this.opts.batchSize)
+        : buildRequest(this.opts.run, `faults-${w}`, first, this.opts.batchSize);
       const acked = await this.export(body, first);
       if (acked) this.stats.acked.fill(1, first, first + this.opts.batchSize);
     }
@@ -103,55 +129,17 @@ export class LoadClient {
 
   private async export(body: Uint8Array, first: number): Promise<boolean> {
     this.stats.requests++;
-    const giveUpAt = Date.now() + this.opts.giveUpAfterMs;
-    let backoff = INITIAL_BACKOFF_MS;
-    for (let attempt = 1; ; attempt++) {
-      this.stats.attempts++;
-      this.stats.maxAttempts = Math.max(this.stats.maxAttempts, attempt);
-      if (attempt === 2) this.stats.resent.fill(1, first, first + this.opts.batchSize);
-      let status: number | undefined;
-      let retryAfterMs: number | undefined;
-      try {
-        const res = await fetch(`${this.opts.endpoint}/v1/logs`, {
-          method: "POST",
-          body,
-          headers: { "content-type": "application/x-protobuf" },
-          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-        });
-        status = res.status;
-        retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
-        // Drain so the connection can be reused.
-        await res.arrayBuffer().catch(() => undefined);
-      } catch {
-        status = undefined;
-      }
-      this.count(status === undefined ? "connection error" : String(status));
-      if (status === 200) return true;
-      if (status !== undefined && !RETRYABLE.has(status)) {
-        // 400 and anything else the specification does not call retryable: the data is dropped.
-        this.stats.rejected += this.opts.batchSize;
-        return false;
-      }
-      const jittered = backoff / 2 + Math.random() * (backoff / 2);
-      const wait = Math.max(jittered, retryAfterMs ?? 0);
-      if (Date.now() + wait > giveUpAt) {
-        this.stats.abandoned += this.opts.batchSize;
-        return false;
-      }
-      await sleep(wait);
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-    }
+    const { outcome, attempts } = await exportWithRetry(() => this.transport.send(body), this.policy, {
+      onAnswer: (answer) => {
+        this.stats.attempts++;
+        this.count(answer.status);
+      },
+      onResend: () => this.stats.resent.fill(1, first, first + this.opts.batchSize),
+    });
+    this.stats.maxAttempts = Math.max(this.stats.maxAttempts, attempts);
+    // "rejected": 400 and anything else the specification does not call retryable; the data is dropped.
+    if (outcome === "rejected") this.stats.rejected += this.opts.batchSize;
+    if (outcome === "abandoned") this.stats.abandoned += this.opts.batchSize;
+    return outcome === "acked";
   }
-}
-
-/** Retry-After is either delay-seconds or an HTTP date. */
-function parseRetryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -20,8 +20,8 @@ import { S3Server } from "../../scripts/services/s3.js";
 import { countIds } from "../../test/support/embedded-sinks.js";
 import { freePort } from "../../test/support/ports.js";
 import { clickHouseIds, openSearchIds, s3Records } from "../../test/support/real-sinks.js";
+import { Role } from "../common/children.js";
 import { auditSink, auditTable, failed, type SinkAudit } from "./audit.js";
-import { Role } from "./children.js";
 import { LoadClient, sleep } from "./load.js";
 import { SINKS, type Sink } from "./records.js";
 
