@@ -41,7 +41,7 @@ export function createSource(
   config: Config,
   log: LogWriter,
   spec: ConsumerGroupSpec,
-  batch: { maxRecords: number; lingerMs: number },
+  batch: { maxRecords: number; maxBytes: number; lingerMs: number },
   deps: ComponentDeps,
 ): LogSource {
   if (config.log.backend === "kafka") {
@@ -51,6 +51,7 @@ export function createSource(
       group: spec.group,
       topics: spec.topics,
       maxBatchMessages: batch.maxRecords,
+      maxBatchBytes: batch.maxBytes,
       lingerMs: batch.lingerMs,
       logger: deps.logger.child({ group: spec.group }),
     });
@@ -60,6 +61,7 @@ export function createSource(
     group: spec.group,
     topics: spec.topics,
     maxBatchMessages: batch.maxRecords,
+    maxBatchBytes: batch.maxBytes,
     lingerMs: batch.lingerMs,
     onError: (err) => deps.logger.error({ err, group: spec.group }, "batch failed; retrying"),
   });

@@ -7,12 +7,15 @@
  */
 import type { EmbeddedLog } from "../log/embedded/embedded-log.js";
 import type { StoredMessage } from "../log/log.js";
+import { batchEnd } from "./batch-end.js";
 import { type BatchHandler, HandlerAborted, type LogSource, type PartitionLag } from "./log-source.js";
 
 export interface EmbeddedSourceOptions {
   group: string;
   topics: string[];
   maxBatchMessages: number;
+  /** A batch also ends before the message that would take its value bytes past this (one message always fits). */
+  maxBatchBytes?: number;
   /** How long to wait for a fuller batch when fewer than maxBatchMessages are waiting. */
   lingerMs: number;
   /** Idle poll interval. */
@@ -109,6 +112,8 @@ export class EmbeddedLogSource implements LogSource {
         // Re-read from the same offset: the batch only grows, which keeps replays supersets.
         messages = this.log.read(topic, partition, from, maxBatchMessages);
       }
+      // Same cut as the Kafka source: by count, and by bytes so 100-record envelopes stay bounded.
+      messages = messages.slice(0, batchEnd(messages, 0, maxBatchMessages, this.options.maxBatchBytes));
       const batch = {
         topic,
         partition,

@@ -6,6 +6,7 @@
  */
 import { type Consumer, Kafka, logLevel } from "kafkajs";
 import type { Logger } from "../core/logging/logger.js";
+import { batchEnd } from "./batch-end.js";
 import { type BatchHandler, HandlerAborted, type LogSource, type PartitionLag } from "./log-source.js";
 
 export interface KafkaSourceOptions {
@@ -14,6 +15,8 @@ export interface KafkaSourceOptions {
   group: string;
   topics: string[];
   maxBatchMessages: number;
+  /** A batch also ends before the message that would take its value bytes past this (one message always fits). */
+  maxBatchBytes?: number;
   /** The broker waits up to this long for a fuller fetch. */
   lingerMs: number;
   sessionTimeoutMs?: number;
@@ -88,8 +91,10 @@ export class KafkaLogSource implements LogSource {
         const { topic, partition } = batch;
         const control = { isActive: () => this.running && isRunning() && !isStale(), heartbeat };
         const all = batch.messages;
-        for (let i = 0; i < all.length && control.isActive(); i += this.options.maxBatchMessages) {
-          const chunk = all.slice(i, i + this.options.maxBatchMessages);
+        for (let i = 0; i < all.length && control.isActive(); ) {
+          const end = batchEnd(all, i, this.options.maxBatchMessages, this.options.maxBatchBytes);
+          const chunk = all.slice(i, end);
+          i = end;
           try {
             await handler(
               {

@@ -18,7 +18,7 @@ import {
   type RawConfig,
   receiverSchemas,
 } from "./schema.js";
-import { parseDuration } from "./units.js";
+import { parseDuration, parseSize } from "./units.js";
 
 /** A receiver with its type's validated config; `name` is the full key, e.g. "otlp/internal". */
 export type ReceiverInstance =
@@ -44,7 +44,7 @@ export interface ExporterInstance {
   factory: ExporterFactory;
   config: unknown;
   /** How the consumer batches records for this exporter. */
-  batch: { maxRecords: number; lingerMs: number };
+  batch: { maxRecords: number; maxBytes: number; lingerMs: number };
   /** Capped exponential backoff for retryable failures; retries never give up (lag grows instead). */
   retry: { initialIntervalMs: number; maxIntervalMs: number };
 }
@@ -63,6 +63,7 @@ const exporterCommon = z.strictObject({
   batch: z
     .strictObject({
       max_records: z.number().int().min(1).default(5000),
+      max_bytes: z.union([z.string(), z.number()]).default("4MiB"),
       linger: z.union([z.string(), z.number()]).default("200ms"),
     })
     .prefault({}),
@@ -213,12 +214,22 @@ export function buildConfig(doc: unknown, options: LoadOptions = {}): Config {
         problems.push(`exporters.${name}.${path}: expected a duration such as 100ms, 5s or 1m`);
       return d ?? 0;
     };
+    const bytes = (v: string | number, path: string) => {
+      const b = parseSize(v);
+      if (b === undefined || b < 1)
+        problems.push(`exporters.${name}.${path}: expected a size such as 512KiB or 4MiB`);
+      return b ?? 1;
+    };
     const c = common.data;
     exporterInstances.set(name, {
       name,
       factory,
       config: r.data,
-      batch: { maxRecords: c.batch.max_records, lingerMs: ms(c.batch.linger, "batch.linger") },
+      batch: {
+        maxRecords: c.batch.max_records,
+        maxBytes: bytes(c.batch.max_bytes, "batch.max_bytes"),
+        lingerMs: ms(c.batch.linger, "batch.linger"),
+      },
       retry: {
         initialIntervalMs: ms(c.retry_on_failure.initial_interval, "retry_on_failure.initial_interval"),
         maxIntervalMs: ms(c.retry_on_failure.max_interval, "retry_on_failure.max_interval"),
