@@ -52,8 +52,9 @@ import { Generator, type PhaseStats } from "./generator.js";
 /**
  * The bound docs/performance.md states: peak RSS per gateway process, with
  * gateway.max_inflight_bytes at DEFAULT_INFLIGHT (and the other gateway
- * settings at their defaults). The gateway's own default budget, 256MiB,
- * does not keep a process under 512 MiB (docs/performance.md, "Overload").
+ * settings at their defaults). DEFAULT_INFLIGHT is also the gateway's own
+ * default; 256MiB does not keep a process under 512 MiB (docs/performance.md,
+ * "Overload").
  */
 const DEFAULT_RSS_BOUND_MIB = 512;
 const DEFAULT_INFLIGHT = "64MiB";

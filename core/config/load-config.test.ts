@@ -25,7 +25,7 @@ describe("config defaults", () => {
     expect(c.admin.endpoint).toBe("0.0.0.0:8888");
     expect(c.log.key).toEqual({ from: "resource", attribute: "service.name" });
     expect(c.log.embedded.retention.max_age).toBe(168 * 3_600_000);
-    expect(c.gateway.max_inflight_bytes).toBe(256 * 1024 * 1024);
+    expect(c.gateway.max_inflight_bytes).toBe(64 * 1024 * 1024);
   });
 
   it("--data-dir overrides data_dir", () => {

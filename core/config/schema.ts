@@ -178,7 +178,7 @@ const gateway = z
         error: workersError,
       })
       .default(1),
-    max_inflight_bytes: size("max_inflight_bytes").prefault("256MiB"),
+    max_inflight_bytes: size("max_inflight_bytes").prefault("64MiB"),
     append_timeout: duration("append_timeout").prefault("10s"),
     retry_after: duration("retry_after").prefault("1s"),
     tenant: z.string().default(""),
