@@ -7,7 +7,9 @@
  *
  * Tunables (environment): FAULTS_RECORDS (minimum records, default 100000),
  * FAULTS_RATE (records/s while faults run, default 500), FAULTS_WORKERS (8),
- * FAULTS_BATCH (records per request, 100), FAULTS_KEEP=1 keeps the run folder.
+ * FAULTS_BATCH (records per request, 100), FAULTS_GATEWAY_WORKERS (gateway
+ * worker processes, 2: the kill -9 hits the primary, whose workers must go
+ * with it), FAULTS_KEEP=1 keeps the run folder.
  */
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,6 +39,7 @@ const RECORDS = envInt("FAULTS_RECORDS", 100_000);
 const RATE = envInt("FAULTS_RATE", 500);
 const WORKERS = envInt("FAULTS_WORKERS", 8);
 const BATCH = envInt("FAULTS_BATCH", 100);
+const GATEWAY_WORKERS = envInt("FAULTS_GATEWAY_WORKERS", 2);
 
 const root = resolve(import.meta.dirname, "../../..");
 const bin = join(root, "bin/sluice");
@@ -90,7 +93,7 @@ function pipelineConfig(ports: { grpc: number; http: number }, adminPort: number
       kafka: { brokers: [kafka.bootstrap], partitions: 3, request_timeout: "5s" },
       topics: { logs: `${run}-logs`, events: `${run}-events`, dead_letter: `${run}-dlq` },
     },
-    gateway: { append_timeout: "5s", retry_after: "1s" },
+    gateway: { append_timeout: "5s", retry_after: "1s", workers: GATEWAY_WORKERS },
     processors: {
       dedup: {},
       route: {
