@@ -59,6 +59,13 @@ export function encodeEnvelopeHeader(h: EnvelopeHeader): Uint8Array {
   return out;
 }
 
+/** A copy of a header from encodeEnvelopeHeader with another receive time. */
+export function withReceiveTime(header: Uint8Array, receiveTimeUnixNano: bigint): Uint8Array {
+  const out = header.slice();
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setBigUint64(1, receiveTimeUnixNano, true);
+  return out;
+}
+
 /** One Envelope: the shared header plus this group's ResourceLogs, in one allocation. */
 export function encodeEnvelope(header: Uint8Array, group: ResourceGroup): Buffer {
   const size = header.length + 1 + varintSize(group.byteLength) + group.byteLength;

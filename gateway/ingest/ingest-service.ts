@@ -9,7 +9,12 @@ import { ErrorCode, SluiceError } from "../../core/errors.js";
 import type { Metrics } from "../../core/metrics.js";
 import type { LogMessage, LogWriter } from "../../log/log.js";
 import { DeadLetterSchema } from "../../proto/gen/sluice/log/v1/envelope_pb.js";
-import { encodeEnvelope, encodeEnvelopeHeader, type SourceProtocol } from "./envelope-writer.js";
+import {
+  encodeEnvelope,
+  encodeEnvelopeHeader,
+  type SourceProtocol,
+  withReceiveTime,
+} from "./envelope-writer.js";
 import type { InflightLimiter } from "./inflight-limiter.js";
 import { type KeyRule, OtlpLogsSplitter, type RejectedGroup } from "./otlp-logs-splitter.js";
 import { WireError } from "./wire.js";
@@ -50,6 +55,8 @@ const nowUnixNano = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
 export class IngestService {
   private readonly splitter: OtlpLogsSplitter;
+  // Envelope headers by tenant, receiver and protocol, encoded once; each request only sets its time.
+  private readonly headers = new Map<string, Uint8Array>();
   private closing = false;
 
   constructor(
@@ -99,12 +106,7 @@ export class IngestService {
     };
     try {
       const split = this.splitRequest(request, ctx.receiver);
-      const header = encodeEnvelopeHeader({
-        receiveTimeUnixNano: nowUnixNano(),
-        tenant: ctx.tenant,
-        sourceProtocol: ctx.sourceProtocol,
-        receiver: ctx.receiver,
-      });
+      const header = withReceiveTime(this.headerFor(ctx), nowUnixNano());
       const logs: LogMessage[] = [];
       const events: LogMessage[] = [];
       const limit = this.options.maxEnvelopeBytes;
@@ -175,6 +177,21 @@ export class IngestService {
     }
   }
 
+  private headerFor(ctx: IngestContext): Uint8Array {
+    const id = `${ctx.sourceProtocol}\u0000${ctx.receiver}\u0000${ctx.tenant}`;
+    let header = this.headers.get(id);
+    if (header === undefined) {
+      header = encodeEnvelopeHeader({
+        receiveTimeUnixNano: 0n,
+        tenant: ctx.tenant,
+        sourceProtocol: ctx.sourceProtocol,
+        receiver: ctx.receiver,
+      });
+      this.headers.set(id, header);
+    }
+    return header;
+  }
+
   /** Stops admitting new requests; in-flight ones finish. */
   close(): void {
     this.closing = true;
@@ -216,10 +233,9 @@ export class IngestService {
     });
   }
 
-  private withTimeout(p: Promise<unknown>): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(
+  private withTimeout(p: Promise<unknown>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
         () =>
           reject(
             new SluiceError(
@@ -230,8 +246,17 @@ export class IngestService {
           ),
         this.options.appendTimeoutMs,
       );
+      p.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 }
 

@@ -7,6 +7,11 @@
  * When a ResourceLogs needs no split, its group is the one slice that
  * arrived, so protobuf ingest copies the record bytes exactly once: into
  * the envelope.
+ *
+ * The walk makes no strings and no views per field: the path named in an
+ * error ("resource_logs[0].scope_logs[1].log_records[7].body") is kept as a
+ * stack of constant segments and turned into text only when the request is
+ * refused, and UTF-8 is checked in place (see validUtf8).
  */
 import { isUtf8 } from "node:buffer";
 import { putVarint, varintSize, WireCursor, WireError, WireType } from "./wire.js";
@@ -45,6 +50,7 @@ export interface SplitResult {
 
 const MAX_ANYVALUE_DEPTH = 32;
 const EMPTY = new Uint8Array(0);
+const NO_WORDS: Int32Array = new Int32Array(0);
 
 // Why a record is refused on its own, rather than failing the whole request.
 const REJECT_NONE = 0;
@@ -55,12 +61,147 @@ const REJECT_REASONS: Record<number, { code: string; text: string }> = {
   [REJECT_SPAN_ID]: { code: "INVALID_SPAN_ID", text: "span_id must be empty or exactly 8 bytes" },
 };
 
-function fail(path: string, what: string): never {
-  throw new WireError(`${path}: ${what}`);
+// The steps of a path: a field (".name"), a field and its position (".name[i]"), a position in
+// an array_value ("[i]"), or an entry of a kvlist_value (".i").
+const SHAPE_FIELD = 0;
+const SHAPE_FIELD_INDEX = 1;
+const SHAPE_INDEX = 2;
+const SHAPE_ENTRY = 3;
+const STEPS: readonly (readonly [name: string, shape: number])[] = [
+  ["resource_logs", SHAPE_FIELD_INDEX],
+  ["resource", SHAPE_FIELD],
+  ["attributes", SHAPE_FIELD_INDEX],
+  ["entity_refs", SHAPE_FIELD],
+  ["scope_logs", SHAPE_FIELD_INDEX],
+  ["scope", SHAPE_FIELD],
+  ["log_records", SHAPE_FIELD_INDEX],
+  ["body", SHAPE_FIELD],
+  ["value", SHAPE_FIELD],
+  ["", SHAPE_INDEX],
+  ["", SHAPE_ENTRY],
+];
+const STEP_RESOURCE_LOGS = 0;
+const STEP_RESOURCE = 1;
+const STEP_ATTRIBUTES = 2;
+const STEP_ENTITY_REFS = 3;
+const STEP_SCOPE_LOGS = 4;
+const STEP_SCOPE = 5;
+const STEP_LOG_RECORDS = 6;
+const STEP_BODY = 7;
+const STEP_VALUE = 8;
+const STEP_ARRAY_ITEM = 9;
+const STEP_KVLIST_ENTRY = 10;
+
+/**
+ * Where the walk is, as a stack of (step, index) numbers: pushing and
+ * popping stores two integers, so only a refused request pays for the text.
+ */
+class WalkPath {
+  depth = 0;
+  private steps = new Int32Array(64);
+  private indexes = new Int32Array(64);
+
+  push(step: number, index: number): void {
+    const d = this.depth++;
+    if (d === this.steps.length) this.grow();
+    this.steps[d] = step;
+    this.indexes[d] = index;
+  }
+
+  pop(): void {
+    this.depth--;
+  }
+
+  /** The path, with `leaf` (a field of the innermost message) appended when given. */
+  text(leaf: string): string {
+    let out = "";
+    for (let d = 0; d < this.depth; d++) {
+      const [name, shape] = STEPS[this.steps[d] as number] as readonly [string, number];
+      const index = this.indexes[d] as number;
+      const dot = d === 0 ? "" : ".";
+      switch (shape) {
+        case SHAPE_FIELD:
+          out += `${dot}${name}`;
+          break;
+        case SHAPE_FIELD_INDEX:
+          out += `${dot}${name}[${index}]`;
+          break;
+        case SHAPE_INDEX:
+          out += `[${index}]`;
+          break;
+        default:
+          out += `${dot}${index}`;
+      }
+    }
+    if (leaf !== "") out += out === "" ? leaf : `.${leaf}`;
+    return out === "" ? "request" : out;
+  }
+
+  private grow(): void {
+    const steps = new Int32Array(this.steps.length * 2);
+    const indexes = new Int32Array(this.indexes.length * 2);
+    steps.set(this.steps);
+    indexes.set(this.indexes);
+    this.steps = steps;
+    this.indexes = indexes;
+  }
 }
 
-function expectWireType(path: string, field: number, got: number, want: number): void {
-  if (got !== want) fail(path, `field ${field} has wire type ${got}, expected ${want}`);
+function expectWireType(path: WalkPath, field: number, got: number, want: number): void {
+  if (got !== want) fail(path, "", `field ${field} has wire type ${got}, expected ${want}`);
+}
+
+function fail(path: WalkPath, leaf: string, what: string): never {
+  throw new WireError(`${path.text(leaf)}: ${what}`);
+}
+
+/**
+ * The whole backing store of `bytes` as 32-bit words, for validUtf8; empty
+ * (validUtf8 then leaves everything to isUtf8) when the store is too large
+ * for 32-bit word arithmetic.
+ */
+export function wordsOf(bytes: Uint8Array): Int32Array {
+  const store = bytes.buffer;
+  return store.byteLength < 0x7fff_fff0 ? new Int32Array(store, 0, store.byteLength >>> 2) : NO_WORDS;
+}
+
+// Past this length one isUtf8 call costs less than the scan (they break even at 300-500 bytes).
+const SCAN_MAX_BYTES = 256;
+
+/**
+ * Whether bytes[start, end) is valid UTF-8, judged exactly as isUtf8 judges
+ * it. `words` must be wordsOf(bytes). A short string is scanned for bytes
+ * >= 0x80 in place, four bytes at a time, without making a view; isUtf8 gets
+ * a view only from the word holding the first such byte on. Everything
+ * before that word is ASCII, so the view starts on a character boundary and
+ * its answer is the answer for the whole string. Long strings go to isUtf8
+ * whole.
+ */
+export function validUtf8(bytes: Uint8Array, words: Int32Array, start: number, end: number): boolean {
+  if (end - start > SCAN_MAX_BYTES || words.length === 0) return isUtf8(bytes.subarray(start, end));
+  const base = bytes.byteOffset;
+  let i = start;
+  // Bytes before the first 4-aligned address, one at a time.
+  const aligned = Math.min(end, ((base + start + 3) & ~3) - base);
+  for (; i < aligned; i++) {
+    if ((bytes[i] as number) >= 0x80) return isUtf8(bytes.subarray(i, end));
+  }
+  // Whole words: four at a time until one holds a high bit, then one at a time.
+  let w = (base + i) >> 2;
+  const wordsEnd = (base + end) >> 2;
+  for (; w + 3 < wordsEnd; w += 4) {
+    const any =
+      (words[w] as number) | (words[w + 1] as number) | (words[w + 2] as number) | (words[w + 3] as number);
+    if (any & 0x80808080) break;
+  }
+  for (; w < wordsEnd; w++) {
+    if ((words[w] as number) & 0x80808080) return isUtf8(bytes.subarray((w << 2) - base, end));
+  }
+  // The bytes after the last whole word.
+  for (i = Math.max(i, (w << 2) - base); i < end; i++) {
+    if ((bytes[i] as number) >= 0x80) return isUtf8(bytes.subarray(i, end));
+  }
+  return true;
 }
 
 /** Per-record facts gathered during the walk, in reusable growable arrays. */
@@ -119,8 +260,11 @@ export class OtlpLogsSplitter {
   private readonly rule: KeyRule;
   private readonly validateUtf8: boolean;
   private readonly c = new WireCursor(EMPTY);
+  private readonly path = new WalkPath();
   private readonly records = new RecordTable();
   private scopes: ScopeInfo[] = [];
+  // The request's backing store seen as 32-bit words, for the ASCII scan.
+  private words: Int32Array = NO_WORDS;
   // Set by walkAttributes when the key attribute is seen.
   private foundKey: Uint8Array | undefined;
 
@@ -133,35 +277,41 @@ export class OtlpLogsSplitter {
   split(request: Uint8Array): SplitResult {
     const result: SplitResult = { groups: [], rejected: [], acceptedRecords: 0, rejectedRecords: 0 };
     const c = this.c;
+    const path = this.path;
+    path.depth = 0;
+    this.words = wordsOf(request);
     c.reset(request, 0, request.length);
-    let index = 0;
-    while (c.pos < c.end) {
-      const tag = c.uint32();
-      const field = tag >>> 3;
-      const wt = tag & 7;
-      if (field === 1) {
-        expectWireType("resource_logs", 1, wt, WireType.LEN);
-        const end = c.lengthDelimitedEnd();
-        const start = c.pos;
-        this.walkResourceLogs(request, start, end, `resource_logs[${index}]`, result);
-        c.reset(request, end, request.length);
-        index++;
-      } else {
-        if (field === 0) fail("request", "field number 0 is invalid");
-        c.skip(wt);
+    try {
+      let index = 0;
+      while (c.pos < c.end) {
+        const tag = c.uint32();
+        const field = tag >>> 3;
+        const wt = tag & 7;
+        if (field === 1) {
+          if (wt !== WireType.LEN) fail(path, "resource_logs", `field 1 has wire type ${wt}, expected 2`);
+          const end = c.lengthDelimitedEnd();
+          const start = c.pos;
+          path.push(STEP_RESOURCE_LOGS, index);
+          this.walkResourceLogs(request, start, end, result);
+          path.pop();
+          c.reset(request, end, request.length);
+          index++;
+        } else {
+          if (field === 0) fail(path, "", "field number 0 is invalid");
+          c.skip(wt);
+        }
       }
+    } finally {
+      // Keep no reference to the request once it is walked.
+      this.words = NO_WORDS;
+      c.reset(EMPTY, 0, 0);
     }
     return result;
   }
 
-  private walkResourceLogs(
-    buf: Uint8Array,
-    start: number,
-    end: number,
-    path: string,
-    out: SplitResult,
-  ): void {
+  private walkResourceLogs(buf: Uint8Array, start: number, end: number, out: SplitResult): void {
     const c = this.c;
+    const path = this.path;
     c.reset(buf, start, end);
     const records = this.records;
     records.clear();
@@ -179,22 +329,26 @@ export class OtlpLogsSplitter {
       if (field === 1) {
         expectWireType(path, 1, wt, WireType.LEN);
         const e = c.lengthDelimitedEnd();
-        resourceKey = this.walkResource(e, `${path}.resource`) ?? EMPTY;
+        path.push(STEP_RESOURCE, 0);
+        resourceKey = this.walkResource(e) ?? EMPTY;
+        path.pop();
         c.pos = e;
         c.end = end;
       } else if (field === 2) {
         expectWireType(path, 2, wt, WireType.LEN);
         const e = c.lengthDelimitedEnd();
-        this.walkScopeLogs(e, `${path}.scope_logs[${scopeIndex}]`, scopeIndex);
+        path.push(STEP_SCOPE_LOGS, scopeIndex);
+        this.walkScopeLogs(e, scopeIndex);
+        path.pop();
         c.pos = e;
         c.end = end;
         scopeIndex++;
         continue;
       } else if (field === 3) {
         expectWireType(path, 3, wt, WireType.LEN);
-        this.checkString(c.lengthDelimitedEnd(), `${path}.schema_url`);
+        this.checkString(c.lengthDelimitedEnd(), "schema_url");
       } else {
-        if (field === 0) fail(path, "field number 0 is invalid");
+        if (field === 0) fail(path, "", "field number 0 is invalid");
         c.skip(wt);
       }
       const piece = buf.subarray(fieldStart, c.pos);
@@ -296,8 +450,9 @@ export class OtlpLogsSplitter {
   }
 
   /** Returns the key attribute's value when the rule reads it from the resource. */
-  private walkResource(end: number, path: string): Uint8Array | undefined {
+  private walkResource(end: number): Uint8Array | undefined {
     const c = this.c;
+    const path = this.path;
     c.end = end;
     let key: Uint8Array | undefined;
     let attr = 0;
@@ -309,7 +464,9 @@ export class OtlpLogsSplitter {
         expectWireType(path, 1, wt, WireType.LEN);
         const e = c.lengthDelimitedEnd();
         this.foundKey = undefined;
-        this.walkKeyValue(e, `${path}.attributes[${attr++}]`, 0, true);
+        path.push(STEP_ATTRIBUTES, attr++);
+        this.walkKeyValue(e, 0, true);
+        path.pop();
         if (this.foundKey !== undefined && key === undefined) key = this.foundKey;
         c.end = end;
       } else if (field === 2) {
@@ -318,18 +475,21 @@ export class OtlpLogsSplitter {
       } else if (field === 3) {
         expectWireType(path, 3, wt, WireType.LEN);
         const e = c.lengthDelimitedEnd();
-        this.walkEntityRef(e, `${path}.entity_refs`);
+        path.push(STEP_ENTITY_REFS, 0);
+        this.walkEntityRef(e);
+        path.pop();
         c.end = end;
       } else {
-        if (field === 0) fail(path, "field number 0 is invalid");
+        if (field === 0) fail(path, "", "field number 0 is invalid");
         c.skip(wt);
       }
     }
     return key;
   }
 
-  private walkEntityRef(end: number, path: string): void {
+  private walkEntityRef(end: number): void {
     const c = this.c;
+    const path = this.path;
     c.end = end;
     while (c.pos < end) {
       const tag = c.uint32();
@@ -337,17 +497,18 @@ export class OtlpLogsSplitter {
       const wt = tag & 7;
       if (field >= 1 && field <= 4) {
         expectWireType(path, field, wt, WireType.LEN);
-        this.checkString(c.lengthDelimitedEnd(), path);
+        this.checkString(c.lengthDelimitedEnd(), "");
         c.end = end;
       } else {
-        if (field === 0) fail(path, "field number 0 is invalid");
+        if (field === 0) fail(path, "", "field number 0 is invalid");
         c.skip(wt);
       }
     }
   }
 
-  private walkScopeLogs(end: number, path: string, scopeIndex: number): void {
+  private walkScopeLogs(end: number, scopeIndex: number): void {
     const c = this.c;
+    const path = this.path;
     const buf = c.buf;
     c.end = end;
     const info: ScopeInfo = { other: [], otherLength: 0 };
@@ -361,7 +522,9 @@ export class OtlpLogsSplitter {
       if (field === 2) {
         expectWireType(path, 2, wt, WireType.LEN);
         const e = c.lengthDelimitedEnd();
-        this.walkLogRecord(fieldStart, e, `${path}.log_records[${recordIndex++}]`, scopeIndex);
+        path.push(STEP_LOG_RECORDS, recordIndex++);
+        this.walkLogRecord(fieldStart, e, scopeIndex);
+        path.pop();
         c.pos = e;
         c.end = end;
         continue;
@@ -369,13 +532,15 @@ export class OtlpLogsSplitter {
       if (field === 1) {
         expectWireType(path, 1, wt, WireType.LEN);
         const e = c.lengthDelimitedEnd();
-        this.walkScope(e, `${path}.scope`);
+        path.push(STEP_SCOPE, 0);
+        this.walkScope(e);
+        path.pop();
         c.end = end;
       } else if (field === 3) {
         expectWireType(path, 3, wt, WireType.LEN);
-        this.checkString(c.lengthDelimitedEnd(), `${path}.schema_url`);
+        this.checkString(c.lengthDelimitedEnd(), "schema_url");
       } else {
-        if (field === 0) fail(path, "field number 0 is invalid");
+        if (field === 0) fail(path, "", "field number 0 is invalid");
         c.skip(wt);
       }
       const piece = buf.subarray(fieldStart, c.pos);
@@ -384,8 +549,9 @@ export class OtlpLogsSplitter {
     }
   }
 
-  private walkScope(end: number, path: string): void {
+  private walkScope(end: number): void {
     const c = this.c;
+    const path = this.path;
     c.end = end;
     let attr = 0;
     while (c.pos < end) {
@@ -394,25 +560,28 @@ export class OtlpLogsSplitter {
       const wt = tag & 7;
       if (field === 1 || field === 2) {
         expectWireType(path, field, wt, WireType.LEN);
-        this.checkString(c.lengthDelimitedEnd(), path);
+        this.checkString(c.lengthDelimitedEnd(), "");
       } else if (field === 3) {
         expectWireType(path, 3, wt, WireType.LEN);
         const e = c.lengthDelimitedEnd();
-        this.walkKeyValue(e, `${path}.attributes[${attr++}]`, 0, false);
+        path.push(STEP_ATTRIBUTES, attr++);
+        this.walkKeyValue(e, 0, false);
+        path.pop();
         c.end = end;
       } else if (field === 4) {
         expectWireType(path, 4, wt, WireType.VARINT);
         c.skipVarint();
       } else {
-        if (field === 0) fail(path, "field number 0 is invalid");
+        if (field === 0) fail(path, "", "field number 0 is invalid");
         c.skip(wt);
       }
     }
   }
 
   /** recordStart is where the record's tag begins, so the slice carries its own framing. */
-  private walkLogRecord(recordStart: number, end: number, path: string, scopeIndex: number): void {
+  private walkLogRecord(recordStart: number, end: number, scopeIndex: number): void {
     const c = this.c;
+    const path = this.path;
     c.end = end;
     let isEvent = false;
     let reject = REJECT_NONE;
@@ -436,12 +605,14 @@ export class OtlpLogsSplitter {
           break;
         case 3: // severity_text
           expectWireType(path, 3, wt, WireType.LEN);
-          this.checkString(c.lengthDelimitedEnd(), `${path}.severity_text`);
+          this.checkString(c.lengthDelimitedEnd(), "severity_text");
           break;
         case 5: {
           expectWireType(path, 5, wt, WireType.LEN);
           const e = c.lengthDelimitedEnd();
-          this.walkAnyValue(e, `${path}.body`, 0);
+          path.push(STEP_BODY, 0);
+          this.walkAnyValue(e, 0);
+          path.pop();
           c.end = end;
           break;
         }
@@ -449,7 +620,9 @@ export class OtlpLogsSplitter {
           expectWireType(path, 6, wt, WireType.LEN);
           const e = c.lengthDelimitedEnd();
           this.foundKey = undefined;
-          this.walkKeyValue(e, `${path}.attributes[${attr++}]`, 0, byRecord);
+          path.push(STEP_ATTRIBUTES, attr++);
+          this.walkKeyValue(e, 0, byRecord);
+          path.pop();
           if (this.foundKey !== undefined && key === undefined) key = this.foundKey;
           c.end = end;
           break;
@@ -478,11 +651,11 @@ export class OtlpLogsSplitter {
           expectWireType(path, 12, wt, WireType.LEN);
           const e = c.lengthDelimitedEnd();
           if (e > c.pos) isEvent = true;
-          this.checkString(e, `${path}.event_name`);
+          this.checkString(e, "event_name");
           break;
         }
         default:
-          if (field === 0) fail(path, "field number 0 is invalid");
+          if (field === 0) fail(path, "", "field number 0 is invalid");
           c.skip(wt);
       }
     }
@@ -491,8 +664,9 @@ export class OtlpLogsSplitter {
   }
 
   /** Validates a KeyValue; when matchKey, records the value of the key attribute in foundKey. */
-  private walkKeyValue(end: number, path: string, depth: number, matchKey: boolean): void {
+  private walkKeyValue(end: number, depth: number, matchKey: boolean): void {
     const c = this.c;
+    const path = this.path;
     c.end = end;
     let isKey = false;
     let valueStart = -1;
@@ -505,16 +679,18 @@ export class OtlpLogsSplitter {
         expectWireType(path, 1, wt, WireType.LEN);
         const e = c.lengthDelimitedEnd();
         if (matchKey) isKey = bytesEqualAt(c.buf, c.pos, e, this.rule.attribute);
-        this.checkString(e, `${path}.key`);
+        this.checkString(e, "key");
       } else if (field === 2) {
         expectWireType(path, 2, wt, WireType.LEN);
         const e = c.lengthDelimitedEnd();
         valueStart = c.pos;
         valueEnd = e;
-        this.walkAnyValue(e, `${path}.value`, depth + 1);
+        path.push(STEP_VALUE, 0);
+        this.walkAnyValue(e, depth + 1);
+        path.pop();
         c.end = end;
       } else {
-        if (field === 0) fail(path, "field number 0 is invalid");
+        if (field === 0) fail(path, "", "field number 0 is invalid");
         c.skip(wt);
       }
     }
@@ -545,8 +721,9 @@ export class OtlpLogsSplitter {
     return key;
   }
 
-  private walkAnyValue(end: number, path: string, depth: number): void {
-    if (depth > MAX_ANYVALUE_DEPTH) fail(path, `values nested deeper than ${MAX_ANYVALUE_DEPTH} levels`);
+  private walkAnyValue(end: number, depth: number): void {
+    const path = this.path;
+    if (depth > MAX_ANYVALUE_DEPTH) fail(path, "", `values nested deeper than ${MAX_ANYVALUE_DEPTH} levels`);
     const c = this.c;
     c.end = end;
     while (c.pos < end) {
@@ -556,7 +733,7 @@ export class OtlpLogsSplitter {
       switch (field) {
         case 1: // string_value
           expectWireType(path, 1, wt, WireType.LEN);
-          this.checkString(c.lengthDelimitedEnd(), path);
+          this.checkString(c.lengthDelimitedEnd(), "");
           break;
         case 2: // bool_value
         case 3: // int_value
@@ -579,12 +756,18 @@ export class OtlpLogsSplitter {
             if (t >>> 3 === 1) {
               expectWireType(path, 1, t & 7, WireType.LEN);
               const e = c.lengthDelimitedEnd();
-              if (field === 5) this.walkAnyValue(e, `${path}[${i}]`, depth + 1);
-              else this.walkKeyValue(e, `${path}.${i}`, depth + 1, false);
+              if (field === 5) {
+                path.push(STEP_ARRAY_ITEM, i);
+                this.walkAnyValue(e, depth + 1);
+              } else {
+                path.push(STEP_KVLIST_ENTRY, i);
+                this.walkKeyValue(e, depth + 1, false);
+              }
+              path.pop();
               c.end = listEnd;
               i++;
             } else {
-              if (t >>> 3 === 0) fail(path, "field number 0 is invalid");
+              if (t >>> 3 === 0) fail(path, "", "field number 0 is invalid");
               c.skip(t & 7);
             }
           }
@@ -596,17 +779,17 @@ export class OtlpLogsSplitter {
           c.pos = c.lengthDelimitedEnd();
           break;
         default:
-          if (field === 0) fail(path, "field number 0 is invalid");
+          if (field === 0) fail(path, "", "field number 0 is invalid");
           c.skip(wt);
       }
     }
   }
 
-  /** Validates UTF-8 of the string at [pos, end) and moves past it. */
-  private checkString(end: number, path: string): void {
+  /** Validates UTF-8 of the string at [pos, end) and moves past it; `field` names it in an error. */
+  private checkString(end: number, field: string): void {
     const c = this.c;
-    if (this.validateUtf8 && end > c.pos && !isUtf8(c.buf.subarray(c.pos, end))) {
-      fail(path, "string is not valid UTF-8");
+    if (this.validateUtf8 && end > c.pos && !validUtf8(c.buf, this.words, c.pos, end)) {
+      fail(this.path, field, "string is not valid UTF-8");
     }
     c.pos = end;
   }

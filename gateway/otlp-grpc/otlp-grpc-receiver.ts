@@ -1,32 +1,28 @@
 /**
- * OTLP/gRPC logs receiver (@grpc/grpc-js): LogsService/Export. The request
- * message arrives as raw bytes (no deserialization) and goes to the shared
- * ingest path, which walks it on the wire. grpc-js itself decompresses gzip
- * requests and refuses messages over max_recv_msg_size_mib with
- * RESOURCE_EXHAUSTED (without RetryInfo, so clients don't retry them).
+ * OTLP/gRPC logs receiver: LogsService/Export. The request message arrives
+ * as raw bytes (no deserialization) and goes to the shared ingest path,
+ * which walks it on the wire. The server (unary-server.ts) decompresses
+ * gzip and deflate requests and refuses messages over max_recv_msg_size_mib
+ * with RESOURCE_EXHAUSTED (without RetryInfo, so clients don't retry them).
  */
-import {
-  Metadata,
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServiceDefinition,
-  type sendUnaryData,
-} from "@grpc/grpc-js";
+import type { ServiceDefinition } from "@grpc/grpc-js";
 import type { OtlpGrpcConfig } from "../../core/config/schema.js";
 import { asSluiceError, ErrorCode } from "../../core/errors.js";
 import type { Logger } from "../../core/logging/logger.js";
 import { SourceProtocol } from "../ingest/envelope-writer.js";
-import type { IngestService } from "../ingest/ingest-service.js";
+import type { IngestContext, IngestService } from "../ingest/ingest-service.js";
 import { mappingFor, responseProtobuf, statusProtobuf } from "../ingest/otlp-status.js";
 import { parseEndpoint } from "../listen.js";
+import { type GrpcStatusAnswer, UnaryGrpcServer } from "./unary-server.js";
+
+const EXPORT_PATH = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
 const identity = (b: Buffer): Buffer => b;
 
-/** The service with pass-through (de)serializers: the gateway works on the wire bytes. */
+/** LogsService with pass-through (de)serializers, for @grpc/grpc-js clients that send raw bytes. */
 export const rawLogsServiceDefinition: ServiceDefinition = {
   Export: {
-    path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    path: EXPORT_PATH,
     requestStream: false,
     responseStream: false,
     requestSerialize: identity,
@@ -45,23 +41,21 @@ export interface OtlpGrpcReceiverOptions {
 }
 
 export class OtlpGrpcReceiver {
-  private readonly server: Server;
+  private readonly server: UnaryGrpcServer;
+  private readonly context: IngestContext;
   private port = 0;
 
   constructor(private readonly options: OtlpGrpcReceiverOptions) {
-    const maxBytes = Math.floor(options.config.max_recv_msg_size_mib * 1024 * 1024);
-    this.server = new Server({
-      "grpc.max_receive_message_length": maxBytes,
-      "grpc.max_send_message_length": 4 * 1024 * 1024,
-      // Keep idle clients from pinning sockets forever, and let busy ones ping.
-      "grpc.keepalive_permit_without_calls": 1,
-      "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+    this.server = new UnaryGrpcServer({
+      maxReceiveMessageBytes: Math.floor(options.config.max_recv_msg_size_mib * 1024 * 1024),
+      onError: (err) => options.logger.warn({ err }, "OTLP/gRPC listener error"),
     });
-    this.server.addService(rawLogsServiceDefinition, {
-      Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-        this.export(call.request, callback);
-      },
-    });
+    this.context = {
+      receiver: options.name,
+      sourceProtocol: SourceProtocol.OTLP_GRPC,
+      tenant: options.tenant,
+    };
+    this.server.register(EXPORT_PATH, (request) => this.export(request));
   }
 
   get boundAddress(): string {
@@ -69,46 +63,28 @@ export class OtlpGrpcReceiver {
     return `${host.includes(":") ? `[${host}]` : host}:${this.port}`;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const { host, port } = parseEndpoint(this.options.config.endpoint);
-    const bindHost = host.includes(":") ? `[${host}]` : host;
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${bindHost}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
-        if (err) return reject(err);
-        this.port = bound;
-        this.options.logger.info({ endpoint: this.boundAddress }, "OTLP/gRPC receiver listening");
-        resolve();
-      });
-    });
+    this.port = await this.server.listen(host, port);
+    this.options.logger.info({ endpoint: this.boundAddress }, "OTLP/gRPC receiver listening");
   }
 
   shutdown(): Promise<void> {
-    return new Promise((resolve) => {
-      const force = setTimeout(() => this.server.forceShutdown(), 10_000);
-      this.server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    });
+    const force = setTimeout(() => this.server.forceShutdown(), 10_000);
+    return this.server.shutdown().finally(() => clearTimeout(force));
   }
 
-  private export(request: Buffer, callback: sendUnaryData<Buffer>): void {
-    this.options.ingest
-      .ingest(request, {
-        receiver: this.options.name,
-        sourceProtocol: SourceProtocol.OTLP_GRPC,
-        tenant: this.options.tenant,
-      })
-      .then(
-        (outcome) => callback(null, Buffer.from(responseProtobuf(outcome))),
-        (error: unknown) => {
-          const err = asSluiceError(error);
-          if (err.code === ErrorCode.INTERNAL) this.options.logger.error({ err }, "OTLP/gRPC export failed");
-          const metadata = new Metadata();
-          // Rich status: RetryInfo here is what makes RESOURCE_EXHAUSTED retryable for OTLP clients.
-          metadata.set("grpc-status-details-bin", Buffer.from(statusProtobuf(err)));
-          callback({ code: mappingFor(err).grpc, details: err.message, metadata });
-        },
-      );
+  private export(request: Buffer): Promise<Uint8Array> {
+    return this.options.ingest.ingest(request, this.context).then(responseProtobuf, (error: unknown) => {
+      const err = asSluiceError(error);
+      if (err.code === ErrorCode.INTERNAL) this.options.logger.error({ err }, "OTLP/gRPC export failed");
+      const status: GrpcStatusAnswer = {
+        code: mappingFor(err).grpc,
+        details: err.message,
+        // Rich status: RetryInfo here is what makes RESOURCE_EXHAUSTED retryable for OTLP clients.
+        trailers: { "grpc-status-details-bin": statusProtobuf(err) },
+      };
+      throw status;
+    });
   }
 }

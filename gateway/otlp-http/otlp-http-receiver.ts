@@ -13,7 +13,7 @@ import { asSluiceError, ErrorCode, SluiceError } from "../../core/errors.js";
 import type { Logger } from "../../core/logging/logger.js";
 import type { Metrics } from "../../core/metrics.js";
 import { SourceProtocol } from "../ingest/envelope-writer.js";
-import type { IngestService } from "../ingest/ingest-service.js";
+import type { IngestContext, IngestService } from "../ingest/ingest-service.js";
 import {
   mappingFor,
   responseJson,
@@ -30,11 +30,11 @@ const inflateAsync = promisify(inflate);
 
 type Encoding = "protobuf" | "json";
 
-const CONTENT_TYPES: Record<string, Encoding> = {
-  "application/x-protobuf": "protobuf",
-  "application/protobuf": "protobuf",
-  "application/json": "json",
-};
+const CONTENT_TYPES = new Map<string, Encoding>([
+  ["application/x-protobuf", "protobuf"],
+  ["application/protobuf", "protobuf"],
+  ["application/json", "json"],
+]);
 
 export interface OtlpHttpReceiverOptions {
   name: string;
@@ -45,12 +45,25 @@ export interface OtlpHttpReceiverOptions {
   tenant: string;
 }
 
+// The answer to a full success in protobuf: an empty ExportLogsServiceResponse.
+const EMPTY_PROTOBUF_RESPONSE = Buffer.alloc(0);
+
 export class OtlpHttpReceiver {
   private readonly app: FastifyInstance;
+  private readonly contexts: Record<Encoding, IngestContext>;
   private address: string | undefined;
 
   constructor(private readonly options: OtlpHttpReceiverOptions) {
     const { config } = options;
+    const context = (sourceProtocol: SourceProtocol): IngestContext => ({
+      receiver: options.name,
+      sourceProtocol,
+      tenant: options.tenant,
+    });
+    this.contexts = {
+      protobuf: context(SourceProtocol.OTLP_HTTP_PROTOBUF),
+      json: context(SourceProtocol.OTLP_HTTP_JSON),
+    };
     this.app = Fastify({
       // The compressed body is bounded here; the decompressed one in decode().
       bodyLimit: config.max_request_body_size,
@@ -101,26 +114,29 @@ export class OtlpHttpReceiver {
     // so an unsupported type gets a proper OTLP Status rather than fastify's own body.
     app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
-    app.addHook("onRequest", async (req) => {
-      if (req.method !== "POST" || req.url.split("?")[0] !== config.logs_url_path) return;
-      const length = Number(req.headers["content-length"] ?? 0);
-      this.options.ingest.admit(name, Number.isFinite(length) ? length : 0);
+    app.addHook("onRequest", (req, _reply, done) => {
+      if (req.method === "POST" && pathOf(req.url) === config.logs_url_path) {
+        const length = Number(req.headers["content-length"] ?? 0);
+        try {
+          this.options.ingest.admit(name, Number.isFinite(length) ? length : 0);
+        } catch (err) {
+          done(err as Error);
+          return;
+        }
+      }
+      done();
     });
 
     app.post(config.logs_url_path, async (req, reply) => {
       const encoding = encodingOf(req);
       const body = await this.decode(req, encoding);
-      const outcome = await this.options.ingest.ingest(body, {
-        receiver: name,
-        sourceProtocol:
-          encoding === "json" ? SourceProtocol.OTLP_HTTP_JSON : SourceProtocol.OTLP_HTTP_PROTOBUF,
-        tenant: this.options.tenant,
-      });
+      const outcome = await this.options.ingest.ingest(body, this.contexts[encoding ?? "protobuf"]);
       if (encoding === "json") return reply.code(200).type("application/json").send(responseJson(outcome));
+      const response = responseProtobuf(outcome);
       return reply
         .code(200)
         .type("application/x-protobuf")
-        .send(Buffer.from(responseProtobuf(outcome)));
+        .send(response.length === 0 ? EMPTY_PROTOBUF_RESPONSE : Buffer.from(response));
     });
 
     app.route({
@@ -158,9 +174,8 @@ export class OtlpHttpReceiver {
       );
     }
     let body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const contentEncoding = String(req.headers["content-encoding"] ?? "identity")
-      .toLowerCase()
-      .trim();
+    const header = req.headers["content-encoding"];
+    const contentEncoding = header === undefined ? "identity" : String(header).toLowerCase().trim();
     if (contentEncoding === "gzip" || contentEncoding === "deflate") {
       try {
         const opts = { maxOutputLength: this.options.config.max_request_body_size };
@@ -204,11 +219,20 @@ export class OtlpHttpReceiver {
 }
 
 function encodingOf(req: FastifyRequest): Encoding | undefined {
-  const type = String(req.headers["content-type"] ?? "")
+  const header = req.headers["content-type"];
+  // The common case, a bare media type, is looked up as it is.
+  const exact = typeof header === "string" ? CONTENT_TYPES.get(header) : undefined;
+  if (exact !== undefined) return exact;
+  const type = String(header ?? "")
     .split(";")[0]
     ?.trim()
     .toLowerCase();
-  return type ? CONTENT_TYPES[type] : undefined;
+  return type ? CONTENT_TYPES.get(type) : undefined;
+}
+
+function pathOf(url: string): string {
+  const query = url.indexOf("?");
+  return query < 0 ? url : url.slice(0, query);
 }
 
 function reasonLabel(err: SluiceError): string {
