@@ -11,7 +11,7 @@
  * worker processes, 2: the kill -9 hits the primary, whose workers must go
  * with it), FAULTS_KEEP=1 keeps the run folder.
  */
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stringify as stringifyYaml } from "yaml";
@@ -23,6 +23,7 @@ import { countIds } from "../../test/support/embedded-sinks.js";
 import { freePort } from "../../test/support/ports.js";
 import { clickHouseIds, openSearchIds, s3Records } from "../../test/support/real-sinks.js";
 import { Role } from "../common/children.js";
+import { runBounded } from "../common/run-bounded.js";
 import { auditSink, auditTable, failed, type SinkAudit } from "./audit.js";
 import { LoadClient, sleep } from "./load.js";
 import { SINKS, type Sink } from "./records.js";
@@ -348,26 +349,11 @@ function countOnes(a: Uint8Array, n: number): number {
   return c;
 }
 
-let exitCode = 2;
-const watchdog = setTimeout(() => {
-  log(`suite deadline of ${SUITE_DEADLINE_MS / 60_000} min passed; stopping`);
-  void cleanup().finally(() => process.exit(3));
-}, SUITE_DEADLINE_MS);
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    log(`${sig}: stopping what this suite started`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-try {
-  exitCode = await main();
-} catch (e) {
-  log(`suite error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-  exitCode = 2;
-} finally {
-  clearTimeout(watchdog);
-  await cleanup();
-  if (exitCode === 0 && process.env.FAULTS_KEEP !== "1") rmSync(runDir, { recursive: true, force: true });
-  else log(`run folder kept: ${runDir}`);
-}
-process.exit(exitCode);
+await runBounded(main, {
+  label: "suite",
+  deadlineMs: SUITE_DEADLINE_MS,
+  runDir,
+  keep: process.env.FAULTS_KEEP === "1",
+  log,
+  cleanup,
+});

@@ -14,7 +14,6 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -47,6 +46,7 @@ import {
   RssSampler,
   statusKiB,
 } from "../common/proc.js";
+import { runBounded } from "../common/run-bounded.js";
 import { Generator, type PhaseStats } from "./generator.js";
 
 /**
@@ -812,26 +812,4 @@ async function main(): Promise<number> {
 const deadlineMs =
   15 * 60_000 +
   (opts.durationS + 4 * (opts.calibrateS + opts.warmupS) + 5 * opts.retryBudgetS + opts.drainTimeoutS) * 1000;
-let exitCode = 2;
-const watchdog = setTimeout(() => {
-  log(`run deadline of ${(deadlineMs / 60_000).toFixed(0)} min passed; stopping`);
-  void cleanup().finally(() => process.exit(3));
-}, deadlineMs);
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    log(`${sig}: stopping what this run started`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-try {
-  exitCode = await main();
-} catch (e) {
-  log(`run error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-  exitCode = 2;
-} finally {
-  clearTimeout(watchdog);
-  await cleanup();
-  if (exitCode === 0 && !opts.keep) rmSync(runDir, { recursive: true, force: true });
-  else log(`run folder kept: ${runDir}`);
-}
-process.exit(exitCode);
+await runBounded(main, { label: "run", deadlineMs, runDir, keep: opts.keep, log, cleanup });
