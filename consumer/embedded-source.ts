@@ -101,7 +101,7 @@ export class EmbeddedLogSource implements LogSource {
     const control = { isActive: () => this.running, heartbeat: async () => {} };
     while (this.running) {
       const from = this.position(topic, partition);
-      let messages = this.log.read(topic, partition, from, maxBatchMessages);
+      let messages = this.log.read(topic, partition, from, maxBatchMessages, this.options.maxBatchBytes);
       if (messages.length === 0) {
         await sleep(pollMs);
         continue;
@@ -110,7 +110,7 @@ export class EmbeddedLogSource implements LogSource {
         await sleep(lingerMs);
         if (!this.running) break;
         // Re-read from the same offset: the batch only grows, which keeps replays supersets.
-        messages = this.log.read(topic, partition, from, maxBatchMessages);
+        messages = this.log.read(topic, partition, from, maxBatchMessages, this.options.maxBatchBytes);
       }
       // Same cut as the Kafka source: by count, and by bytes so 100-record envelopes stay bounded.
       messages = messages.slice(0, batchEnd(messages, 0, maxBatchMessages, this.options.maxBatchBytes));

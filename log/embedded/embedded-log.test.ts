@@ -135,6 +135,19 @@ describe("EmbeddedLog appends and reads", () => {
     expect(log.endOffset("t", 7)).toBe(0n);
   });
 
+  it("stops reading at the message whose value passes maxBytes, always returning one", async () => {
+    const log = await openLog({ partitions: 1 });
+    await log.append(
+      "t",
+      Array.from({ length: 10 }, (_, i) => msg("k", `v${i}`)),
+    );
+    // every value is 2 bytes: the 3rd message reaches 6 bytes and is the last read
+    expect(log.read("t", 0, 0n, 10, 5).map((m) => m.offset)).toEqual([0n, 1n, 2n]);
+    expect(log.read("t", 0, 0n, 10, 6).map((m) => m.offset)).toEqual([0n, 1n, 2n]);
+    expect(log.read("t", 0, 4n, 10, 1).map((m) => m.offset)).toEqual([4n]);
+    expect(log.read("t", 0, 0n, 2, 1000).map((m) => m.offset)).toEqual([0n, 1n]);
+  });
+
   it("keeps offsets dense and continues them after reopening", async () => {
     const first = await openLog({ partitions: 2 });
     for (let i = 0; i < 20; i++) await first.append("t", [msg(`k${i % 5}`, `a${i}`)]);

@@ -324,26 +324,42 @@ export class EmbeddedLog implements LogWriter {
    * at the first retained offset >= fromOffset. A first offset above
    * fromOffset means retention removed what was asked for.
    */
-  read(topic: string, partition: number, fromOffset: bigint, maxMessages: number): StoredMessage[] {
+  /**
+   * Messages from `fromOffset` on: at most `maxMessages`, and no more once
+   * their values pass `maxBytes` (the message that passes it is the last;
+   * one is always returned). Rows are read one at a time, so a large backlog
+   * is never loaded past the cut.
+   */
+  read(
+    topic: string,
+    partition: number,
+    fromOffset: bigint,
+    maxMessages: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): StoredMessage[] {
     const st = this.statements();
     if (!(maxMessages >= 1)) return [];
     const state = this.lookupTopic(topic);
     if (state === undefined || !validPartition(state, partition)) return [];
     const from = fromOffset < 0n ? 0n : fromOffset;
-    const rows = guard("read", () => st.readMessages.all(state.id, partition, from, Math.floor(maxMessages)));
-    const out: StoredMessage[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i] as [number, number, Buffer, Buffer];
-      out[i] = {
-        topic: state.name,
-        partition,
-        offset: BigInt(row[0]),
-        timestampMs: row[1],
-        key: row[2],
-        value: row[3],
-      };
-    }
-    return out;
+    return guard("read", () => {
+      const out: StoredMessage[] = [];
+      let bytes = 0;
+      for (const r of st.readMessages.iterate(state.id, partition, from, Math.floor(maxMessages))) {
+        const row = r as [number, number, Buffer, Buffer];
+        out.push({
+          topic: state.name,
+          partition,
+          offset: BigInt(row[0]),
+          timestampMs: row[1],
+          key: row[2],
+          value: row[3],
+        });
+        bytes += row[3].length;
+        if (bytes >= maxBytes) break;
+      }
+      return out;
+    });
   }
 
   /** The offset the next message of this partition will get (high watermark). */
