@@ -42,6 +42,10 @@ describe("nop exporter", () => {
       { dataDir: "/tmp/sluice-nop-test", registry },
     );
     expect(config.exporterInstances.get("nop")?.factory.type).toBe("nop");
-    expect(config.exporterInstances.get("nop/drain")?.batch).toEqual({ maxRecords: 10, lingerMs: 0 });
+    expect(config.exporterInstances.get("nop/drain")?.batch).toEqual({
+      maxRecords: 10,
+      maxBytes: 4 * 1024 * 1024,
+      lingerMs: 0,
+    });
   });
 });
