@@ -36,6 +36,7 @@ import {
   type BatchRecord,
   CODEC_GZIP,
   RECORD_BATCH_OVERHEAD,
+  recordSize,
   recordsSize,
   writeRecordBatch,
   writeRecords,
@@ -188,13 +189,14 @@ export class IdempotentProducer {
     while (from < records.length) {
       let to = from;
       let bytes = RECORD_BATCH_OVERHEAD;
+      // Each record's size at its own offset delta, so the running total is the batch's exact size.
       while (to < records.length) {
-        const one = recordsSize(records, to, to + 1) + 4; // offset deltas past 127 take more bytes
+        const one = recordSize(records[to] as BatchRecord, to - from);
         if (to > from && bytes + one > max) break;
         bytes += one;
         to++;
       }
-      const size = RECORD_BATCH_OVERHEAD + recordsSize(records, from, to);
+      const size = bytes;
       out.push({
         topic,
         partition,

@@ -39,13 +39,16 @@ function recordBodySize(r: BatchRecord, offsetDelta: number): number {
   );
 }
 
+/** Encoded size of one record at `offsetDelta` in an uncompressed batch, length prefix included. */
+export function recordSize(r: BatchRecord, offsetDelta: number): number {
+  const body = recordBodySize(r, offsetDelta);
+  return varintSize(body) + body;
+}
+
 /** Encoded size of records [from, to) as they sit in an uncompressed batch. */
 export function recordsSize(records: readonly BatchRecord[], from = 0, to = records.length): number {
   let size = 0;
-  for (let i = from; i < to; i++) {
-    const body = recordBodySize(records[i] as BatchRecord, i - from);
-    size += varintSize(body) + body;
-  }
+  for (let i = from; i < to; i++) size += recordSize(records[i] as BatchRecord, i - from);
   return size;
 }
 
