@@ -150,16 +150,20 @@ export class SinkRunner {
         lost ??= err;
       });
     }, this.o.heartbeatIntervalMs ?? HEARTBEAT_DURING_WRITE_MS);
-    try {
-      return await fn();
-    } finally {
+    // The write may land even so, but the partition may belong to another member now: do not commit.
+    const stop = () => {
       clearInterval(timer);
-      // The write landed, but the partition may belong to another member now: do not commit.
-      if (lost) {
-        // biome-ignore lint/correctness/noUnsafeFinally: aborting the commit is the point
-        throw new HandlerAborted(`${this.stage}: lost the partition during ${what}: ${lost.message}`);
-      }
+      if (lost) throw new HandlerAborted(`${this.stage}: lost the partition during ${what}: ${lost.message}`);
+    };
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      stop();
+      throw err;
     }
+    stop();
+    return result;
   }
 
   /** Runs fn until it succeeds, backing off exponentially; gives up only when the source deactivates. */
