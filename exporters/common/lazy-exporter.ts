@@ -48,13 +48,7 @@ class LazyExporter<S extends z.ZodType> implements Exporter {
     await this.inner?.shutdown();
   }
 
-  query(sql: string): Promise<unknown> {
-    const inner = this.started() as Exporter & { query?: (sql: string) => Promise<unknown> };
-    if (typeof inner.query !== "function") throw new Error(`exporter ${this.name} does not answer SQL`);
-    return inner.query(sql);
-  }
-
-  private started(): Exporter {
+  protected started(): Exporter {
     if (!this.inner) {
       throw sinkUnavailable(this.name, new Error("not started"));
     }
@@ -62,20 +56,22 @@ class LazyExporter<S extends z.ZodType> implements Exporter {
   }
 }
 
+/** Only a queryable type may look queryable: the admin endpoint routes SQL to the first that does. */
+class QueryableLazyExporter<S extends z.ZodType> extends LazyExporter<S> {
+  query(sql: string): Promise<unknown> {
+    const inner = this.started() as Exporter & { query?: (sql: string) => Promise<unknown> };
+    if (typeof inner.query !== "function") throw new Error(`exporter ${this.name} does not answer SQL`);
+    return inner.query(sql);
+  }
+}
+
 export function lazyExporterFactory<S extends z.ZodType>(options: LazyFactoryOptions<S>): ExporterFactory<S> {
   return {
     type: options.type,
     configSchema: options.configSchema,
-    create: (name, config, deps) => {
-      const exporter = new LazyExporter(name, config, deps, options.load);
-      if (options.queryable) return exporter;
-      // Only a queryable type may look queryable: the admin endpoint routes SQL to the first that does.
-      return {
-        name,
-        start: () => exporter.start(),
-        write: (b) => exporter.write(b),
-        shutdown: () => exporter.shutdown(),
-      };
-    },
+    create: (name, config, deps) =>
+      options.queryable
+        ? new QueryableLazyExporter(name, config, deps, options.load)
+        : new LazyExporter(name, config, deps, options.load),
   };
 }
